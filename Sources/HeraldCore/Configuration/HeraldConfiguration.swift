@@ -1,0 +1,20 @@
+/// Settings shared by the server and the administration commands.
+public struct HeraldConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 lets the system pick a free port; the chosen one is printed at start.
+    public var port = 8080
+    public var dataDirectory = "herald-data"
+    public var messageMaxLength = 1000
+    public var messagesPerPage = 25
+    public var usersPerPage = 50
+    /// bcrypt work factor. Each step doubles the cost of a login.
+    public var bcryptCost = 12
+    public var sessionLifetime: Double = 30 * 24 * 3600
+    /// Longest a long-poll may be held, in seconds.
+    public var maxWait: Double = 60
+    /// Largest request body accepted, in bytes.
+    public var maxRequestBody = 64 * 1024
+    public var retention = Retention()
+
+    public init() {}
+}

@@ -1,0 +1,58 @@
+import GRDB
+
+/// The SQLite schema, as an ordered list of migrations. Never edit a shipped migration: append one.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: users, messages, notifications, sessions, tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE user (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                    password_hash TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    last_message_read_time REAL
+                );
+                CREATE TABLE message (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sender_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                    recipient_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                    body TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE INDEX message_by_recipient ON message(recipient_id, created_at);
+
+                -- One row per stream: its cursor, and the highest seq lost to the retention.
+                CREATE TABLE stream (
+                    name TEXT PRIMARY KEY,
+                    last_seq INTEGER NOT NULL,
+                    evicted_through INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                CREATE TABLE notification (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    stream TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    mode TEXT NOT NULL CHECK (mode IN ('replace', 'append')),
+                    data TEXT NOT NULL,
+                    timestamp REAL NOT NULL,
+                    UNIQUE (stream, seq)
+                );
+                CREATE UNIQUE INDEX notification_state ON notification(stream, name) WHERE mode = 'replace';
+
+                CREATE TABLE session (
+                    token_digest TEXT PRIMARY KEY,
+                    user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                    expires_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE access_token (
+                    token_digest TEXT PRIMARY KEY,
+                    user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                    label TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    public func addNotification(
+        to stream: StreamName, name: String, json: String, mode: StreamNotification.Mode, at now: Date
+    ) async throws -> StreamNotification {
+        try await pool.write { db in try self.write(db, to: stream, name: name, json: json, mode: mode, at: now) }
+    }
+
+    public func notifications(in stream: StreamName, after cursor: Cursor, limit: Int) async throws -> [StreamNotification] {
+        let condition: String
+        let bound: DatabaseValue
+        switch cursor {
+        case .seq(let seq): (condition, bound) = ("seq > ?", seq.databaseValue)
+        case .timestamp(let time): (condition, bound) = ("timestamp > ?", time.databaseValue)
+        }
+        return try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, name, data, timestamp, seq, mode FROM notification
+                    WHERE stream = ? AND \(condition) ORDER BY seq LIMIT ?
+                    """,
+                arguments: [stream.description, bound, limit]
+            ).map { row in
+                StreamNotification(
+                    id: row["id"], name: row["name"], json: row["data"], timestamp: row["timestamp"],
+                    seq: row["seq"], mode: StreamNotification.Mode(rawValue: row["mode"]) ?? .append)
+            }
+        }
+    }
+
+    public func lastSeq(of stream: StreamName) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT last_seq FROM stream WHERE name = ?", arguments: [stream.description])
+                ?? 0
+        }
+    }
+
+    /// Writes a notification inside the caller's transaction: advances the stream's cursor, replaces
+    /// or appends, and applies the retention to the stream's events.
+    func write(
+        _ db: Database, to stream: StreamName, name: String, json: String, mode: StreamNotification.Mode, at now: Date
+    ) throws -> StreamNotification {
+        let key = stream.description
+        guard
+            let seq = try Int64.fetchOne(
+                db,
+                sql: """
+                    INSERT INTO stream (name, last_seq) VALUES (?, 1)
+                    ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1
+                    RETURNING last_seq
+                    """,
+                arguments: [key])
+        else { throw DatabaseError(message: "stream cursor was not advanced") }
+        let timestamp = now.timeIntervalSince1970
+        if mode == .replace {
+            try db.execute(sql: "DELETE FROM notification WHERE stream = ? AND name = ?", arguments: [key, name])
+        }
+        try db.execute(
+            sql: "INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [key, seq, name, mode.rawValue, json, timestamp])
+        let notification = StreamNotification(
+            id: db.lastInsertedRowID, name: name, json: json, timestamp: timestamp, seq: seq, mode: mode)
+        if mode == .append { try applyRetention(db, stream: key, now: timestamp) }
+        return notification
+    }
+
+    /// Drops events beyond the count or older than the age limit, remembering the highest seq
+    /// dropped so a reader resuming from before it can be told it missed something.
+    private func applyRetention(_ db: Database, stream: String, now: Double) throws {
+        let cutoffSeq = try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT MAX(seq) FROM (
+                    SELECT seq FROM notification WHERE stream = ? AND mode = 'append' AND timestamp < ?
+                    UNION ALL
+                    SELECT seq FROM (
+                        SELECT seq FROM notification WHERE stream = ? AND mode = 'append'
+                        ORDER BY seq DESC LIMIT -1 OFFSET ?))
+                """,
+            arguments: [stream, now - retention.maxAge, stream, retention.maxCount])
+        guard let cutoffSeq else { return }
+        try db.execute(
+            sql: "DELETE FROM notification WHERE stream = ? AND mode = 'append' AND seq <= ?",
+            arguments: [stream, cutoffSeq])
+        try db.execute(
+            sql: "UPDATE stream SET evicted_through = MAX(evicted_through, ?) WHERE name = ?",
+            arguments: [cutoffSeq, stream])
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import HeraldCore
+import Hummingbird
+
+/// JSON bodies for the API. Notifications are written by hand: their `data` is stored as JSON text
+/// and copied through untouched, which is both exact and cheaper than decoding and re-encoding it.
+enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        response(try encoder.encode(value), status: status)
+    }
+
+    static func error(_ error: HeraldError) -> Response {
+        let body = #"{"error":{"code":"# + quoted(error.code) + #","message":"# + quoted(error.message) + "}}"
+        return response(Data(body.utf8), status: error.status)
+    }
+
+    static func notifications(_ list: [StreamNotification]) -> Response {
+        var text = "["
+        for (index, n) in list.enumerated() {
+            if index > 0 { text += "," }
+            text += #"{"id":\#(n.id),"name":"# + quoted(n.name) + #","data":\#(n.json),"timestamp":\#(n.timestamp),"seq":\#(n.seq)}"#
+        }
+        text += "]"
+        return response(Data(text.utf8), status: .ok)
+    }
+
+    private static func response(_ data: Data, status: HTTPResponse.Status) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A JSON string literal for `text`, with the escapes RFC 8259 requires.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import HeraldCore
+import Hummingbird
+
+/// The messaging feature for scripts: send, read the inbox, mark it read.
+struct MessagesAPI {
+    let herald: Herald
+    var messaging: Messaging { Messaging(herald: herald) }
+
+    struct SendRequest: Decodable {
+        var to: String
+        var body: String
+    }
+
+    struct MessageJSON: Encodable {
+        var id: Int64
+        var from: String
+        var to: String
+        var body: String
+        var timestamp: Double
+
+        init(_ message: Message) {
+            id = message.id
+            from = message.sender
+            to = message.recipient
+            body = message.body
+            timestamp = message.createdAt.timeIntervalSince1970
+        }
+    }
+
+    struct InboxJSON: Encodable {
+        var messages: [MessageJSON]
+        var page: Int
+        var per_page: Int
+        var total: Int
+        var pages: Int
+        var has_newer: Bool
+        var has_older: Bool
+        var unread_message_count: Int
+    }
+
+    struct ReadJSON: Encodable {
+        var unread_message_count: Int
+        var seq: Int64
+    }
+
+    func addRoutes(to router: Router<HeraldRequestContext>) {
+        router.post("/api/messages", use: send)
+        router.get("/api/messages", use: inbox)
+        router.post("/api/messages/read") { _, context in
+            let user = try context.requireUser()
+            let notification = try await messaging.markRead(user)
+            return try JSONResponse.encode(ReadJSON(unread_message_count: 0, seq: notification.seq))
+        }
+    }
+
+    @Sendable func send(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let sender = try context.requireUser()
+        let input = try await JSONBody.decode(SendRequest.self, from: request, limit: herald.configuration.maxRequestBody)
+        do {
+            let message = try await messaging.send(from: sender, to: input.to, body: input.body)
+            return try JSONResponse.encode(MessageJSON(message), status: .created)
+        } catch let refusal as Messaging.Refusal {
+            switch refusal {
+            case .unknownRecipient:
+                throw HeraldError.notFound("There is no user called \(input.to).", code: "unknown_user")
+            case .toSelf:
+                throw HeraldError.unprocessable(refusal.explanation, code: "recipient_is_sender")
+            case .invalidBody(.empty):
+                throw HeraldError.unprocessable(refusal.explanation, code: "body_empty")
+            case .invalidBody(.tooLong):
+                throw HeraldError.unprocessable(refusal.explanation, code: "body_too_long")
+            }
+        }
+    }
+
+    @Sendable func inbox(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let page = try Paging.page(of: request)
+        let inbox = try await herald.store.inbox(userID: user.id, page: page, perPage: herald.configuration.messagesPerPage)
+        let unread = try await herald.store.unreadMessageCount(userID: user.id)
+        return try JSONResponse.encode(
+            InboxJSON(
+                messages: inbox.messages.map(MessageJSON.init), page: inbox.page, per_page: inbox.perPage,
+                total: inbox.total, pages: inbox.pageCount, has_newer: inbox.hasNewer, has_older: inbox.hasOlder,
+                unread_message_count: unread))
+    }
+}

@@ -1,0 +1,72 @@
+import HeraldCore
+import Hummingbird
+import NIOCore
+import NIOPosix
+
+/// `GET /api/notifications?since=<seq or timestamp>&wait=<seconds>`: the user's notifications after
+/// the cursor, in seq order. With `wait`, a long-poll: held until something newer exists, then
+/// answered at once; `[]` at the deadline.
+struct NotificationsAPI {
+    static let pageLimit = 500
+    let herald: Herald
+
+    func addRoutes(to router: Router<HeraldRequestContext>) {
+        router.get("/api/notifications", use: notifications)
+    }
+
+    @Sendable func notifications(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let cursor = try Self.cursor(request)
+        let wait = try Self.wait(request, max: herald.configuration.maxWait)
+        let stream = user.stream
+        let store = herald.store
+
+        let found = try await store.notifications(in: stream, after: cursor, limit: Self.pageLimit)
+        if !found.isEmpty { return JSONResponse.notifications(found) }
+
+        let lastSeq = try await store.lastSeq(of: stream)
+        let after: Int64
+        switch cursor {
+        case .seq(let seq):
+            guard seq <= lastSeq else {
+                throw HeraldError.badRequest(
+                    "The cursor \(seq) is ahead of this stream, which is at \(lastSeq). Resume from \(lastSeq) or 0.",
+                    code: "cursor_ahead")
+            }
+            after = seq
+        case .timestamp:
+            after = lastSeq
+        }
+        guard wait > 0 else { return JSONResponse.notifications([]) }
+
+        // Register before looking again, so a notification written in between still wakes us.
+        let ticket = herald.hub.register(on: stream, after: after)
+        let recheck = try await store.notifications(in: stream, after: cursor, limit: Self.pageLimit)
+        if !recheck.isEmpty {
+            herald.hub.cancel(ticket)
+            return JSONResponse.notifications(recheck)
+        }
+        let woken = await herald.hub.wait(
+            ticket, timeout: .nanoseconds(Int64(wait * 1e9)), on: MultiThreadedEventLoopGroup.singleton.any())
+        guard woken else { return JSONResponse.notifications([]) }
+        return JSONResponse.notifications(
+            try await store.notifications(in: stream, after: cursor, limit: Self.pageLimit))
+    }
+
+    static func cursor(_ request: Request) throws -> Cursor {
+        guard let raw = request.uri.queryParameters["since"] else { return .beginning }
+        guard let cursor = Cursor(parsing: raw) else {
+            throw HeraldError.badRequest(
+                "since must be a seq (a whole number from 0) or a unix timestamp.", code: "invalid_cursor")
+        }
+        return cursor
+    }
+
+    static func wait(_ request: Request, max: Double) throws -> Double {
+        guard let raw = request.uri.queryParameters["wait"] else { return 0 }
+        guard let seconds = Double(raw), seconds.isFinite, seconds >= 0, seconds <= max else {
+            throw HeraldError.badRequest("wait must be a number of seconds from 0 to \(Int(max)).", code: "invalid_wait")
+        }
+        return seconds
+    }
+}

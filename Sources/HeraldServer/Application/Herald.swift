@@ -1,0 +1,27 @@
+import Foundation
+import HeraldCore
+
+/// The running server's shared parts, handed to every controller.
+public struct Herald: Sendable {
+    public let configuration: HeraldConfiguration
+    public let store: any HeraldStore
+    public let hub: StreamHub
+    public let bus: any FanOutBus
+    let pages: PageRenderer
+    let passwords: PasswordHasher
+
+    public init(configuration: HeraldConfiguration, store: any HeraldStore, hub: StreamHub, bus: any FanOutBus) throws {
+        self.configuration = configuration
+        self.store = store
+        self.hub = hub
+        self.bus = bus
+        self.pages = try PageRenderer()
+        self.passwords = PasswordHasher(cost: configuration.bcryptCost)
+    }
+
+    /// A single-node Herald: the given store and in-process fan-out.
+    public init(configuration: HeraldConfiguration, store: any HeraldStore) throws {
+        let hub = StreamHub()
+        try self.init(configuration: configuration, store: store, hub: hub, bus: InProcessBus(hub: hub))
+    }
+}

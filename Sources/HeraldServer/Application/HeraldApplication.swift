@@ -1,0 +1,38 @@
+import HeraldCore
+import Hummingbird
+import Logging
+
+extension Herald {
+    /// Every route of the server, behind its middleware.
+    public func router() -> Router<HeraldRequestContext> {
+        let router = Router(context: HeraldRequestContext.self)
+        router.addMiddleware {
+            AuthenticationMiddleware(store: store)
+            CSRFMiddleware()
+            ErrorMiddleware(herald: self)
+        }
+        router.get("/healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        StaticAssets().addRoutes(to: router)
+        AccountController(herald: self).addRoutes(to: router)
+        UserController(herald: self).addRoutes(to: router)
+        MessageController(herald: self).addRoutes(to: router)
+        NotificationsAPI(herald: self).addRoutes(to: router)
+        MessagesAPI(herald: self).addRoutes(to: router)
+        return router
+    }
+
+    /// The HTTP server on the configured address. `onListening` receives the bound port, which
+    /// differs from the configured one when that is 0.
+    public func application(
+        logger: Logger = Logger(label: "herald"), onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,36 @@
+import Hummingbird
+
+/// A request Herald refuses: the status, a stable machine-readable code and a sentence for people.
+/// `ErrorMiddleware` shows it as JSON under `/api/` and as a page elsewhere.
+struct HeraldError: Error, Sendable {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+
+    static func badRequest(_ message: String, code: String = "bad_request") -> Self {
+        .init(status: .badRequest, code: code, message: message)
+    }
+    static func unauthorized(_ message: String = "Sign in or send a valid access token.") -> Self {
+        .init(status: .unauthorized, code: "unauthorized", message: message)
+    }
+    static func forbidden(_ message: String) -> Self {
+        .init(status: .forbidden, code: "forbidden", message: message)
+    }
+    static func notFound(_ message: String, code: String = "not_found") -> Self {
+        .init(status: .notFound, code: code, message: message)
+    }
+    static func unprocessable(_ message: String, code: String) -> Self {
+        .init(status: .unprocessableContent, code: code, message: message)
+    }
+    static func tooLarge(limit: Int) -> Self {
+        .init(status: .contentTooLarge, code: "body_too_large", message: "The request body is larger than \(limit) bytes.")
+    }
+}
+
+/// Errors thrown before the error middleware runs (authentication, the API's CSRF check) are
+/// answered by Hummingbird itself, in the API's JSON form.
+extension HeraldError: HTTPResponseError {
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.error(self)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import HeraldCore
+import Hummingbird
+
+/// Finds out who is asking: a bearer access token, or else a session cookie.
+///
+/// A bearer token that matches nothing is refused outright (the caller meant to authenticate and
+/// got it wrong); a stale session cookie just leaves the visitor anonymous.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = HeraldRequestContext
+    let store: any HeraldStore
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        if let authorization = request.headers[.authorization] {
+            guard authorization.lowercased().hasPrefix("bearer "),
+                case let token = authorization.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces),
+                !token.isEmpty,
+                let user = try await store.user(accessTokenDigest: Secret.digest(token))
+            else {
+                throw HeraldError.unauthorized("The access token is not valid.")
+            }
+            context.identity = user
+            context.credential = .accessToken
+        } else if let cookie = request.cookies[SessionCookie.name]?.value, !cookie.isEmpty {
+            let digest = Secret.digest(cookie)
+            if let user = try await store.user(sessionDigest: digest, now: Date()) {
+                context.identity = user
+                context.credential = .session(digest: digest)
+            }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The browser session cookie.
+enum SessionCookie {
+    static let name = "herald_session"
+
+    static func issue(_ token: String, lifetime: Double) -> Cookie {
+        Cookie(name: name, value: token, maxAge: Int(lifetime), path: "/", httpOnly: true, sameSite: .lax)
+    }
+
+    static var expired: Cookie {
+        Cookie(name: name, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax)
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import HeraldCore
+
+/// Settings from `HERALD_*` environment variables; flags given on the command line win over them.
+enum EnvironmentSettings {
+    struct InvalidValue: Error, CustomStringConvertible {
+        var name: String
+        var value: String
+        var description: String { "\(name)=\(value) is not a valid value." }
+    }
+
+    static func configuration(from environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> HeraldConfiguration
+    {
+        var configuration = HeraldConfiguration()
+        func int(_ name: String, _ apply: (Int) -> Void) throws {
+            guard let raw = environment[name] else { return }
+            guard let value = Int(raw) else { throw InvalidValue(name: name, value: raw) }
+            apply(value)
+        }
+        if let host = environment["HERALD_HOST"] { configuration.host = host }
+        if let dir = environment["HERALD_DATA_DIR"] { configuration.dataDirectory = dir }
+        try int("HERALD_PORT") { configuration.port = $0 }
+        try int("HERALD_MESSAGE_MAX_LENGTH") { configuration.messageMaxLength = $0 }
+        try int("HERALD_MESSAGES_PER_PAGE") { configuration.messagesPerPage = $0 }
+        try int("HERALD_BCRYPT_COST") { configuration.bcryptCost = $0 }
+        try int("HERALD_RETENTION_COUNT") { configuration.retention.maxCount = $0 }
+        try int("HERALD_RETENTION_SECONDS") { configuration.retention.maxAge = Double($0) }
+        return configuration
+    }
+}

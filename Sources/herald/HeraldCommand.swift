@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct HeraldCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "herald",
+        abstract: "A self-hosted real-time notification and messaging server.",
+        subcommands: [ServeCommand.self, UsersCommand.self, TokensCommand.self],
+        defaultSubcommand: ServeCommand.self)
+}

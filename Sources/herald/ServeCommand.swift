@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+import HeraldServer
+import Hummingbird
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run Herald: the web app, the API and the notification service.")
+
+    @Option(help: "Address to listen on (env: HERALD_HOST).") var host: String?
+    @Option(help: "Port to listen on; 0 picks a free one and prints it (env: HERALD_PORT).") var port: Int?
+    @Option(help: "Longest accepted message, in characters (env: HERALD_MESSAGE_MAX_LENGTH).")
+    var messageMaxLength: Int?
+    @Option(help: "Messages per inbox page (env: HERALD_MESSAGES_PER_PAGE).") var messagesPerPage: Int?
+    @OptionGroup var storage: StorageOptions
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be from 0 to 65535.") }
+        if let messageMaxLength, messageMaxLength < 1 { throw ValidationError("--message-max-length must be at least 1.") }
+        if let messagesPerPage, messagesPerPage < 1 { throw ValidationError("--messages-per-page must be at least 1.") }
+    }
+
+    func run() async throws {
+        var configuration = try EnvironmentSettings.configuration()
+        storage.apply(to: &configuration)
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let messageMaxLength { configuration.messageMaxLength = messageMaxLength }
+        if let messagesPerPage { configuration.messagesPerPage = messagesPerPage }
+
+        var logger = Logger(label: "herald")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        let store = try storage.openStore(configuration)
+        let herald = try Herald(configuration: configuration, store: store)
+        let host = configuration.host
+        let app = herald.application(logger: logger) { port in
+            // The one line scripts wait for, written unbuffered so a pipe sees it at once.
+            FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
+        }
+        try await app.runService()
+    }
+}

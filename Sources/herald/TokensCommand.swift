@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "Manage personal access tokens.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a personal access token for a user and print it (only the token, on stdout).")
+
+        @Argument(help: "The user the token acts as.") var name: String
+        @Option(help: "A note to remember what the token is for.") var label = "cli"
+        @OptionGroup var storage: StorageOptions
+
+        func run() async throws {
+            var configuration = try EnvironmentSettings.configuration()
+            storage.apply(to: &configuration)
+            let store = try storage.openStore(configuration)
+            guard let user = try await store.user(named: name) else {
+                throw ValidationError("There is no user called \(name).")
+            }
+            let token = Secret.generate(prefix: "hrd_")
+            try await store.createAccessToken(userID: user.id, tokenDigest: Secret.digest(token), label: label)
+            print(token)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+import HummingbirdBcrypt
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Manage accounts.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an account.")
+
+        @Argument(help: "The username: 3–32 of A–Z, a–z, 0–9, '_', '.', '-'.") var name: String
+        @Option(help: "The password (at least 8 characters).") var password: String
+        @OptionGroup var storage: StorageOptions
+
+        func validate() throws {
+            if let problem = Username.problem(with: name) { throw ValidationError(problem) }
+            if password.count < 8 { throw ValidationError("A password has at least 8 characters.") }
+            if password.utf8.count > 72 { throw ValidationError("A password has at most 72 bytes.") }
+        }
+
+        func run() async throws {
+            var configuration = try EnvironmentSettings.configuration()
+            storage.apply(to: &configuration)
+            let store = try storage.openStore(configuration)
+            let hash = Bcrypt.hash(password, cost: UInt8(clamping: configuration.bcryptCost))
+            do {
+                let user = try await store.createUser(username: name, passwordHash: hash)
+                FileHandle.standardError.write(Data("created user \(user.username) (id \(user.id))\n".utf8))
+            } catch StoreError.usernameTaken {
+                throw ValidationError("The username \(name) is taken.")
+            }
+        }
+    }
+}
