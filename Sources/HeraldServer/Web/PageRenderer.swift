@@ -27,6 +27,7 @@ struct PageRenderer: Sendable {
             let unread = try await store.unreadMessageCount(userID: user.id)
             layout["currentUser"] = user.username
             layout["unreadCount"] = unread
+            layout["hasUnread"] = unread > 0
             layout["one"] = unread == 1
         }
         let flash = Flash.message(in: request)

@@ -1,0 +1,39 @@
+import HeraldCore
+import Testing
+
+@Suite struct ValidationTests {
+    @Test(arguments: [
+        ("0", Cursor.seq(0)), ("42", .seq(42)), ("1700000000.5", .timestamp(1_700_000_000.5)),
+        ("0.0", .timestamp(0)), ("1e3", .timestamp(1000)),
+    ])
+    func cursorsParse(text: String, expected: Cursor) {
+        #expect(Cursor(parsing: Substring(text)) == expected)
+    }
+
+    @Test(arguments: ["", "-1", "-0.5", "abc", "nan", "inf", "1e999", "+5", "99999999999999999999", " 1"])
+    func badCursorsAreRefused(text: String) {
+        #expect(Cursor(parsing: Substring(text)) == nil)
+    }
+
+    @Test func usernames() {
+        #expect(Username.problem(with: "ada.lovelace-1_") == nil)
+        #expect(Username.problem(with: "ab") != nil)
+        #expect(Username.problem(with: String(repeating: "a", count: 33)) != nil)
+        #expect(Username.problem(with: "émile") != nil)
+        #expect(Username.problem(with: "a b c") != nil)
+    }
+
+    @Test func messageBodiesAreTrimmedAndCountedInCharacters() {
+        #expect(MessageBody.validated("  hi \n", maxLength: 2) == .success("hi"))
+        #expect(MessageBody.validated(" \n\t ", maxLength: 5) == .failure(.empty))
+        #expect(MessageBody.validated("👩‍👩‍👧‍👦👩‍👩‍👧‍👦", maxLength: 2) == .success("👩‍👩‍👧‍👦👩‍👩‍👧‍👦"))
+        #expect(MessageBody.validated("abc", maxLength: 2) == .failure(.tooLong(limit: 2)))
+    }
+
+    @Test func secretsAreRandomAndOnlyTheirDigestsMatch() {
+        let a = Secret.generate(), b = Secret.generate()
+        #expect(a != b && a.count == 43)
+        #expect(Secret.digest(a) == Secret.digest(a) && Secret.digest(a) != Secret.digest(b))
+        #expect(Secret.constantTimeEquals(a, a) && !Secret.constantTimeEquals(a, b) && !Secret.constantTimeEquals(a, ""))
+    }
+}
