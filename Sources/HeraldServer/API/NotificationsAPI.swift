@@ -2,6 +2,7 @@ import HeraldCore
 import Hummingbird
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// `GET /api/notifications?since=<seq or timestamp>&wait=<seconds>`: the user's notifications after
 /// the cursor, in seq order. With `wait`, a long-poll: held until something newer exists, then
@@ -46,8 +47,14 @@ struct NotificationsAPI {
             herald.hub.cancel(ticket)
             return JSONResponse.notifications(recheck)
         }
-        let woken = await herald.hub.wait(
-            ticket, timeout: .nanoseconds(Int64(wait * 1e9)), on: MultiThreadedEventLoopGroup.singleton.any())
+        // On shutdown the wait ends early with [], so the server can drain at once and the
+        // client simply polls again (elsewhere).
+        let hub = herald.hub
+        let woken = await withGracefulShutdownHandler {
+            await hub.wait(ticket, timeout: .nanoseconds(Int64(wait * 1e9)), on: MultiThreadedEventLoopGroup.singleton.any())
+        } onGracefulShutdown: {
+            hub.cancel(ticket)
+        }
         guard woken else { return JSONResponse.notifications([]) }
         return JSONResponse.notifications(
             try await store.notifications(in: stream, after: cursor, limit: Self.pageLimit))

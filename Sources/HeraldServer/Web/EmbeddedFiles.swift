@@ -20,5 +20,6 @@ enum EmbeddedFiles {
     static let assets: [String: (contentType: String, bytes: [UInt8])] = [
         "/static/herald.js": ("text/javascript; charset=utf-8", PackageResources.herald_js),
         "/static/herald.css": ("text/css; charset=utf-8", PackageResources.herald_css),
+        "/static/favicon.svg": ("image/svg+xml", PackageResources.favicon_svg),
     ]
 }

@@ -1,0 +1,75 @@
+"""Fixtures that run the real `herald` binary on a free port with a fresh data directory."""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(os.path.dirname(__file__), "..", ".build", "debug", "herald"))
+
+
+class Herald:
+    """One Herald process, restartable on the same data directory."""
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self.process = None
+        self.base = None
+
+    def env(self):
+        return dict(os.environ, HERALD_BCRYPT_COST="4", HERALD_DATA_DIR=self.data_dir)
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [HERALD_BIN, "serve", "--port", "0"], env=self.env(),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, f"herald did not report its address: {line!r}"
+        self.base = match.group(1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("herald never became healthy")
+
+    def stop(self):
+        """SIGTERM, as a service manager would; returns the exit code."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise AssertionError("herald did not shut down within 15 s of SIGTERM")
+        return self.process.returncode if self.process else None
+
+    def cli(self, *args):
+        """Runs an administration command on the same data directory."""
+        return subprocess.run([HERALD_BIN, *args], env=self.env(), capture_output=True, text=True, timeout=60)
+
+    def add_user(self, name, password="correct horse"):
+        result = self.cli("users", "add", name, "--password", password)
+        assert result.returncode == 0, result.stderr
+        return name, password
+
+    def token(self, name):
+        result = self.cli("tokens", "create", name)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+
+@pytest.fixture
+def herald():
+    server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"))
+    server.start()
+    yield server
+    server.stop()
