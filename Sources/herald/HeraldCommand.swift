@@ -5,6 +5,6 @@ struct HeraldCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "A self-hosted real-time notification and messaging server.",
-        subcommands: [ServeCommand.self, UsersCommand.self, TokensCommand.self],
+        subcommands: [ServeCommand.self, UsersCommand.self, TokensCommand.self, KeysCommand.self],
         defaultSubcommand: ServeCommand.self)
 }

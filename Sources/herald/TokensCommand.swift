@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldServer
 
 struct TokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +22,7 @@ struct TokensCommand: AsyncParsableCommand {
             guard let user = try await store.user(named: name) else {
                 throw ValidationError("There is no user called \(name).")
             }
-            let token = Secret.generate(prefix: "hrd_")
+            let token = Secret.generate(prefix: AccessToken.prefix)
             try await store.createAccessToken(userID: user.id, tokenDigest: Secret.digest(token), label: label)
             print(token)
         }

@@ -89,13 +89,13 @@ import Testing
                     uri: "/api/notifications?since=0&wait=60", method: .get, headers: [.cookie: bobCookies])
             }
             // Send only once the poll is parked in the hub, so the test proves a wake-up, not a first read.
-            while herald.hub.registeredCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            while herald.hub.pollWaiters.registeredCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
             _ = try await alice.sendMessage(to: "bob", "wake up")
             let list = try await poll.value.notifications()
             #expect(list.count == 1)
             #expect(list[0].name == "unread_message_count")
             #expect(list[0].data as? Int == 1)
-            #expect(herald.hub.registeredCount == 0)
+            #expect(herald.hub.pollWaiters.registeredCount == 0)
         }
     }
 
@@ -106,7 +106,7 @@ import Testing
             let response = try await bob.get("/api/notifications?since=0&wait=0.2")
             #expect(response.status == .ok)
             #expect(response.text == "[]")
-            #expect(herald.hub.registeredCount == 0)
+            #expect(herald.hub.pollWaiters.registeredCount == 0)
         }
     }
 

@@ -15,6 +15,8 @@ public struct HeraldConfiguration: Sendable {
     /// Largest request body accepted, in bytes.
     public var maxRequestBody = 64 * 1024
     public var retention = Retention()
+    /// Seconds between heartbeats on held connections (SSE comments).
+    public var heartbeatSeconds = 15
 
     public init() {}
 }

@@ -1,24 +1,24 @@
-/// What travels between the write path and the nodes that deliver: "stream S now has seq N".
-///
-/// Readers fetch the notifications themselves, so the bus carries cursors, not payloads: it stays
-/// small enough for Redis and PostgreSQL NOTIFY, and a lost bus message costs latency, never data.
-public struct StreamAdvance: Sendable, Equatable {
+/// A notification as it travels from the node that wrote it to the readers of its stream.
+public struct StreamEvent: Sendable, Equatable {
     public var stream: StreamName
-    public var seq: Int64
+    public var notification: StreamNotification
 
-    public init(stream: StreamName, seq: Int64) {
+    public init(stream: StreamName, notification: StreamNotification) {
         self.stream = stream
-        self.seq = seq
+        self.notification = notification
     }
 }
 
-/// Carries stream advances from the node that wrote them to every node's hub.
+/// Carries events from the node that persisted them to every node's hub.
 /// The in-process bus is the embedded default; Redis and PostgreSQL buses connect many nodes.
+///
+/// Events go on the bus only after they are committed, so a reader that hears of one can always
+/// find it in the store; a lost bus message costs latency (readers catch up by cursor), never data.
 public protocol FanOutBus: Sendable {
-    func publish(_ advance: StreamAdvance) async
+    func publish(_ events: [StreamEvent]) async
 }
 
-/// The single-node bus: hands every advance straight to the local hub.
+/// The single-node bus: hands every event straight to the local hub.
 public struct InProcessBus: FanOutBus {
     let hub: StreamHub
 
@@ -26,7 +26,7 @@ public struct InProcessBus: FanOutBus {
         self.hub = hub
     }
 
-    public func publish(_ advance: StreamAdvance) async {
-        hub.deliver(advance)
+    public func publish(_ events: [StreamEvent]) async {
+        for event in events { hub.deliver(event) }
     }
 }

@@ -1,124 +1,86 @@
 import NIOCore
 import Synchronization
 
-/// Wakes the readers waiting for a stream to move past their cursor.
+/// Delivers each event to the readers of its stream on this node: held connections (SSE,
+/// WebSocket) and long-poll requests.
 ///
-/// A waiter is a continuation in a dictionary plus a timer on an event loop: it holds no thread and
-/// no task of its own, and nothing polls the database while it waits.
-///
-/// Waiting happens in two steps so that nothing falls between reading the store and waiting:
-/// `register` first, then read the store, then `wait` (or `cancel` when the read found something).
-/// An advance delivered after `register` but before `wait` is remembered, and `wait` returns at once.
+/// The hot path is built for large audiences: an event is encoded once per transport, the
+/// subscribers are grouped by event loop, and each loop gets one task that writes the shared
+/// bytes to all of its connections. No task, lock or allocation per subscriber beyond the write.
 public final class StreamHub: Sendable {
-    /// A reader's place in the hub, from `register` until `wait` returns or `cancel`.
-    public struct Ticket: Sendable {
-        fileprivate let id: UInt64
-        fileprivate let stream: StreamName
+    private struct Registry {
+        var byStream: [StreamName: [ObjectIdentifier: any StreamSubscriber]] = [:]
+        var count = 0
     }
 
-    private enum Slot {
-        case armed(after: Int64)
-        case waiting(after: Int64, CheckedContinuation<Bool, Never>, deadline: Scheduled<Void>?)
-        case fired
-    }
-
-    private struct State {
-        var nextID: UInt64 = 0
-        var slots: [StreamName: [UInt64: Slot]] = [:]
-
-        mutating func remove(_ ticket: Ticket) -> Slot? {
-            let slot = slots[ticket.stream]?.removeValue(forKey: ticket.id)
-            if slots[ticket.stream]?.isEmpty == true { slots[ticket.stream] = nil }
-            return slot
-        }
-    }
-
-    private let state = Mutex(State())
+    private let registry = Mutex(Registry())
+    public let pollWaiters = PollWaiters()
 
     public init() {}
 
-    /// The number of registered readers, for metrics and tests.
-    public var registeredCount: Int {
-        state.withLock { $0.slots.values.reduce(0) { $0 + $1.count } }
-    }
+    /// Held connections currently subscribed to at least one stream.
+    public var subscriberCount: Int { registry.withLock { $0.count } }
 
-    /// Starts watching `stream` for a seq greater than `after`.
-    public func register(on stream: StreamName, after: Int64) -> Ticket {
-        state.withLock { state in
-            state.nextID += 1
-            let ticket = Ticket(id: state.nextID, stream: stream)
-            state.slots[stream, default: [:]][ticket.id] = .armed(after: after)
-            return ticket
+    public func subscribe(_ subscriber: any StreamSubscriber, to streams: [StreamName]) {
+        let id = ObjectIdentifier(subscriber)
+        registry.withLock { registry in
+            for stream in streams { registry.byStream[stream, default: [:]][id] = subscriber }
+            registry.count += 1
         }
     }
 
-    /// Gives up a ticket; a pending `wait` on it returns false.
-    public func cancel(_ ticket: Ticket) {
-        finish(ticket, woken: false)
-    }
-
-    /// Suspends until the ticket's stream advances past its cursor (true), or until `timeout`
-    /// passes or the task is cancelled (false). Each ticket is waited on once.
-    public func wait(_ ticket: Ticket, timeout: TimeAmount, on eventLoop: any EventLoop) async -> Bool {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let outcome = state.withLock { state -> Bool? in
-                    switch state.slots[ticket.stream]?[ticket.id] {
-                    case .armed(let after):
-                        state.slots[ticket.stream]?[ticket.id] = .waiting(after: after, continuation, deadline: nil)
-                        return nil
-                    case .fired:
-                        _ = state.remove(ticket)
-                        return true
-                    case .waiting, nil:
-                        return false
-                    }
-                }
-                if let outcome { return continuation.resume(returning: outcome) }
-                let deadline = eventLoop.scheduleTask(in: timeout) { self.finish(ticket, woken: false) }
-                let stillWaiting = state.withLock { state -> Bool in
-                    guard case .waiting(let after, let continuation, nil) = state.slots[ticket.stream]?[ticket.id]
-                    else { return false }
-                    state.slots[ticket.stream]?[ticket.id] = .waiting(after: after, continuation, deadline: deadline)
-                    return true
-                }
-                if !stillWaiting { deadline.cancel() }
+    public func unsubscribe(_ subscriber: any StreamSubscriber, from streams: [StreamName]) {
+        let id = ObjectIdentifier(subscriber)
+        registry.withLock { registry in
+            for stream in streams {
+                registry.byStream[stream]?[id] = nil
+                if registry.byStream[stream]?.isEmpty == true { registry.byStream[stream] = nil }
             }
-        } onCancel: {
-            finish(ticket, woken: false)
+            registry.count -= 1
         }
     }
 
-    /// Wakes every reader of the advance's stream whose cursor is behind the new seq.
-    public func deliver(_ advance: StreamAdvance) {
-        let woken = state.withLock { state -> [(CheckedContinuation<Bool, Never>, Scheduled<Void>?)] in
-            guard var slots = state.slots[advance.stream] else { return [] }
-            var woken: [(CheckedContinuation<Bool, Never>, Scheduled<Void>?)] = []
-            for (id, slot) in slots {
-                switch slot {
-                case .armed(let after) where after < advance.seq:
-                    slots[id] = .fired
-                case .waiting(let after, let continuation, let deadline) where after < advance.seq:
-                    slots[id] = nil
-                    woken.append((continuation, deadline))
-                default:
-                    break
-                }
+    public func deliver(_ event: StreamEvent) {
+        pollWaiters.deliver(event.notification.seq, on: event.stream)
+        guard let subscribers = registry.withLock({ $0.byStream[event.stream].map { Array($0.values) } }) else {
+            return
+        }
+        var frames: [EventEncoding: ByteBuffer] = [:]
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [(any StreamSubscriber, ByteBuffer)])] = [:]
+        for subscriber in subscribers {
+            let encoding = subscriber.encoding
+            let frame: ByteBuffer
+            if let encoded = frames[encoding] {
+                frame = encoded
+            } else {
+                frame = encoding.encode(event)
+                frames[encoding] = frame
             }
-            state.slots[advance.stream] = slots.isEmpty ? nil : slots
-            return woken
+            let loop = subscriber.eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].subscribers.append((subscriber, frame))
         }
-        for (continuation, deadline) in woken {
-            deadline?.cancel()
-            continuation.resume(returning: true)
+        for (loop, batch) in byLoop.values {
+            loop.execute {
+                for (subscriber, frame) in batch { subscriber.deliver(event, frame: frame) }
+            }
         }
     }
 
-    private func finish(_ ticket: Ticket, woken: Bool) {
-        let slot = state.withLock { $0.remove(ticket) }
-        if case .waiting(_, let continuation, let deadline) = slot {
-            deadline?.cancel()
-            continuation.resume(returning: woken)
+    /// Calls every subscriber's `heartbeat` on its event loop; `HeartbeatService` does this on a timer.
+    public func heartbeat() {
+        let subscribers = registry.withLock { registry in
+            var unique: [ObjectIdentifier: any StreamSubscriber] = [:]
+            for streamSubscribers in registry.byStream.values {
+                unique.merge(streamSubscribers) { first, _ in first }
+            }
+            return Array(unique.values)
+        }
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [any StreamSubscriber])] = [:]
+        for subscriber in subscribers {
+            byLoop[ObjectIdentifier(subscriber.eventLoop), default: (subscriber.eventLoop, [])].subscribers.append(subscriber)
+        }
+        for (loop, batch) in byLoop.values {
+            loop.execute { for subscriber in batch { subscriber.heartbeat() } }
         }
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// - A stream's `seq` is advanced inside the transaction that writes the notification, so readers
 ///   see a stream's notifications in `seq` order and never find a smaller seq appear later.
 /// - A message and the recipient's new `unread_message_count` are written together.
-public protocol HeraldStore: Sendable {
+public protocol HeraldStore: ChannelStore {
     // MARK: Users
     func createUser(username: String, passwordHash: String) async throws -> User
     func user(id: Int64) async throws -> User?
@@ -34,14 +34,41 @@ public protocol HeraldStore: Sendable {
     // MARK: Notifications
     func addNotification(to stream: StreamName, name: String, json: String, mode: StreamNotification.Mode, at now: Date)
         async throws -> StreamNotification
+    /// Writes the same notification to several streams in one transaction: all or none.
+    func addNotification(
+        to streams: [StreamName], name: String, json: String, mode: StreamNotification.Mode, at now: Date
+    ) async throws -> [StreamNotification]
+    /// Everything a reader resuming after `seq` needs, read in one consistent snapshot.
+    func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay
     /// Notifications after `cursor`, in seq order, at most `limit`.
     func notifications(in stream: StreamName, after cursor: Cursor, limit: Int) async throws -> [StreamNotification]
     /// The stream's current cursor: the seq of the last notification written to it (0 if none).
     func lastSeq(of stream: StreamName) async throws -> Int64
 }
 
+extension HeraldStore {
+    public func addNotification(
+        to stream: StreamName, name: String, json: String, mode: StreamNotification.Mode, at now: Date
+    ) async throws -> StreamNotification {
+        try await addNotification(to: [stream], name: name, json: json, mode: mode, at: now)[0]
+    }
+}
+
+/// Channels, their members, and the API keys other backends publish with.
+public protocol ChannelStore: Sendable {
+    /// Creates the channel, or returns the existing one of that name unchanged.
+    func ensureChannel(named name: String, visibility: Channel.Visibility, at now: Date) async throws -> Channel
+    func channel(named name: String) async throws -> Channel?
+    func channels(limit: Int) async throws -> [Channel]
+    func addMembers(_ userIDs: [Int64], to channel: String) async throws
+    func isMember(userID: Int64, of channel: String) async throws -> Bool
+    func createAPIKey(digest: String, label: String) async throws
+    func hasAPIKey(digest: String) async throws -> Bool
+}
+
 /// Errors a store reports for requests that break its rules.
 public enum StoreError: Error, Equatable {
     case usernameTaken
     case unknownUser
+    case unknownChannel
 }

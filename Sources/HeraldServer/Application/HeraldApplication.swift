@@ -20,6 +20,8 @@ extension Herald {
         MessageController(herald: self).addRoutes(to: router)
         NotificationsAPI(herald: self).addRoutes(to: router)
         MessagesAPI(herald: self).addRoutes(to: router)
+        EventsEndpoint(herald: self).addRoutes(to: router)
+        PublishAPI(herald: self).addRoutes(to: router)
         return router
     }
 
@@ -32,6 +34,7 @@ extension Herald {
             router: router(),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
+            services: [HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds))],
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

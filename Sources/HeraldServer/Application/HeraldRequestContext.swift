@@ -1,5 +1,6 @@
 import HeraldCore
 import Hummingbird
+import NIOCore
 
 /// Per-request state: who is asking, how they proved it, and the CSRF token of their browser.
 public struct HeraldRequestContext: RequestContext {
@@ -8,16 +9,26 @@ public struct HeraldRequestContext: RequestContext {
         case session(digest: String)
         /// A personal access token in `Authorization: Bearer`; not sent by browsers on their own.
         case accessToken
+        /// A server API key (`herald keys create`): another backend, acting for no user.
+        case serverKey
     }
 
     public var coreContext: CoreRequestContextStorage
+    /// The connection: streaming transports write to it directly from the hub.
+    public let channel: any NIOCore.Channel
     public var identity: User?
     public var credential: Credential?
     /// The value of the browser's CSRF cookie (made fresh if it had none); forms echo it back.
     public var csrfToken = ""
 
+    /// True when another backend is calling with a server API key.
+    public var isServerKey: Bool {
+        if case .serverKey = credential { true } else { false }
+    }
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Bodies are collected explicitly with the configured limit; this covers anything else.

@@ -2,7 +2,7 @@ import Foundation
 import HeraldCore
 
 /// Sending and reading private messages, shared by the web pages and the JSON API so both follow
-/// the same rules and both notify the same way: persist first, then publish the stream's new seq.
+/// the same rules and both notify the same way: persist first, then publish.
 struct Messaging: Sendable {
     enum Refusal: Error, Equatable {
         case unknownRecipient
@@ -32,14 +32,14 @@ struct Messaging: Sendable {
         }
         let (message, notification) = try await herald.store.sendMessage(
             from: sender.id, to: recipient.id, body: body, at: Date())
-        await herald.bus.publish(StreamAdvance(stream: recipient.stream, seq: notification.seq))
+        await herald.bus.publish([StreamEvent(stream: recipient.stream, notification: notification)])
         return message
     }
 
     /// Marks the inbox read and tells the user's other tabs and devices that the count is now 0.
     func markRead(_ user: User) async throws -> StreamNotification {
         let notification = try await herald.store.markMessagesRead(userID: user.id, at: Date())
-        await herald.bus.publish(StreamAdvance(stream: user.stream, seq: notification.seq))
+        await herald.bus.publish([StreamEvent(stream: user.stream, notification: notification)])
         return notification
     }
 }

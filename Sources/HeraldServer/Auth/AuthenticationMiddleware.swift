@@ -17,13 +17,23 @@ struct AuthenticationMiddleware: RouterMiddleware {
         if let authorization = request.headers[.authorization] {
             guard authorization.lowercased().hasPrefix("bearer "),
                 case let token = authorization.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces),
-                !token.isEmpty,
-                let user = try await store.user(accessTokenDigest: Secret.digest(token))
+                !token.isEmpty
             else {
-                throw HeraldError.unauthorized("The access token is not valid.")
+                throw HeraldError.unauthorized("Use Authorization: Bearer <token>.")
             }
-            context.identity = user
-            context.credential = .accessToken
+            let digest = Secret.digest(token)
+            if token.hasPrefix(ServerKey.prefix) {
+                guard try await store.hasAPIKey(digest: digest) else {
+                    throw HeraldError.unauthorized("The server API key is not valid.")
+                }
+                context.credential = .serverKey
+            } else {
+                guard let user = try await store.user(accessTokenDigest: digest) else {
+                    throw HeraldError.unauthorized("The access token is not valid.")
+                }
+                context.identity = user
+                context.credential = .accessToken
+            }
         } else if let cookie = request.cookies[SessionCookie.name]?.value, !cookie.isEmpty {
             let digest = Secret.digest(cookie)
             if let user = try await store.user(sessionDigest: digest, now: Date()) {
@@ -33,6 +43,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
+}
+
+/// The secrets that authenticate requests, told apart by their prefix.
+public enum ServerKey {
+    /// Server API keys, for other backends: `hrk_…`.
+    public static let prefix = "hrk_"
+}
+
+/// Personal access tokens, which act as one user: `hrd_…`.
+public enum AccessToken {
+    public static let prefix = "hrd_"
 }
 
 /// The browser session cookie.

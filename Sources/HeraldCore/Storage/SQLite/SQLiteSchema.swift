@@ -53,6 +53,25 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2: channels, members, server API keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE channel (
+                    name TEXT PRIMARY KEY,
+                    visibility TEXT NOT NULL CHECK (visibility IN ('public', 'members')),
+                    created_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE channel_member (
+                    channel TEXT NOT NULL REFERENCES channel(name) ON DELETE CASCADE,
+                    user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+                    PRIMARY KEY (channel, user_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE api_key (
+                    key_digest TEXT PRIMARY KEY,
+                    label TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

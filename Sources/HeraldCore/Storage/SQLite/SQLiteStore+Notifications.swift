@@ -3,9 +3,29 @@ import GRDB
 
 extension SQLiteStore {
     public func addNotification(
-        to stream: StreamName, name: String, json: String, mode: StreamNotification.Mode, at now: Date
-    ) async throws -> StreamNotification {
-        try await pool.write { db in try self.write(db, to: stream, name: name, json: json, mode: mode, at: now) }
+        to streams: [StreamName], name: String, json: String, mode: StreamNotification.Mode, at now: Date
+    ) async throws -> [StreamNotification] {
+        try await pool.write { db in
+            try streams.map { try self.write(db, to: $0, name: name, json: json, mode: mode, at: now) }
+        }
+    }
+
+    public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
+        try await pool.read { db in
+            let cursor = try Row.fetchOne(
+                db, sql: "SELECT last_seq, evicted_through FROM stream WHERE name = ?", arguments: [stream.description])
+            let notifications = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, name, data, timestamp, seq, mode FROM notification
+                    WHERE stream = ? AND (seq > ? OR mode = 'replace') ORDER BY seq
+                    """,
+                arguments: [stream.description, seq]
+            ).map(Self.notification(from:))
+            return StreamReplay(
+                notifications: notifications, evictedThrough: cursor?["evicted_through"] ?? 0,
+                lastSeq: cursor?["last_seq"] ?? 0)
+        }
     }
 
     public func notifications(in stream: StreamName, after cursor: Cursor, limit: Int) async throws -> [StreamNotification] {
@@ -23,12 +43,14 @@ extension SQLiteStore {
                     WHERE stream = ? AND \(condition) ORDER BY seq LIMIT ?
                     """,
                 arguments: [stream.description, bound, limit]
-            ).map { row in
-                StreamNotification(
-                    id: row["id"], name: row["name"], json: row["data"], timestamp: row["timestamp"],
-                    seq: row["seq"], mode: StreamNotification.Mode(rawValue: row["mode"]) ?? .append)
-            }
+            ).map(Self.notification(from:))
         }
+    }
+
+    static func notification(from row: Row) -> StreamNotification {
+        StreamNotification(
+            id: row["id"], name: row["name"], json: row["data"], timestamp: row["timestamp"],
+            seq: row["seq"], mode: StreamNotification.Mode(rawValue: row["mode"]) ?? .append)
     }
 
     public func lastSeq(of stream: StreamName) async throws -> Int64 {

@@ -41,19 +41,19 @@ struct NotificationsAPI {
         guard wait > 0 else { return JSONResponse.notifications([]) }
 
         // Register before looking again, so a notification written in between still wakes us.
-        let ticket = herald.hub.register(on: stream, after: after)
+        let waiters = herald.hub.pollWaiters
+        let ticket = waiters.register(on: stream, after: after)
         let recheck = try await store.notifications(in: stream, after: cursor, limit: Self.pageLimit)
         if !recheck.isEmpty {
-            herald.hub.cancel(ticket)
+            waiters.cancel(ticket)
             return JSONResponse.notifications(recheck)
         }
         // On shutdown the wait ends early with [], so the server can drain at once and the
         // client simply polls again (elsewhere).
-        let hub = herald.hub
         let woken = await withGracefulShutdownHandler {
-            await hub.wait(ticket, timeout: .nanoseconds(Int64(wait * 1e9)), on: MultiThreadedEventLoopGroup.singleton.any())
+            await waiters.wait(ticket, timeout: .nanoseconds(Int64(wait * 1e9)), on: MultiThreadedEventLoopGroup.singleton.any())
         } onGracefulShutdown: {
-            hub.cancel(ticket)
+            waiters.cancel(ticket)
         }
         guard woken else { return JSONResponse.notifications([]) }
         return JSONResponse.notifications(

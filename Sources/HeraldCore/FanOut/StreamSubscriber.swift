@@ -1,0 +1,27 @@
+import NIOCore
+
+/// How one transport turns an event into bytes. The hub encodes each event once per encoding in
+/// use and hands every subscriber of that encoding the same buffer.
+public struct EventEncoding: Sendable, Hashable {
+    public let id: String
+    public let encode: @Sendable (StreamEvent) -> ByteBuffer
+
+    public init(id: String, encode: @escaping @Sendable (StreamEvent) -> ByteBuffer) {
+        self.id = id
+        self.encode = encode
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+/// A held connection (SSE, WebSocket) that the hub pushes events to.
+///
+/// The hub calls `deliver` and `heartbeat` on the subscriber's own event loop, in the order events
+/// were delivered, so a subscriber keeps its state without locks by touching it only there.
+public protocol StreamSubscriber: AnyObject, Sendable {
+    var eventLoop: any EventLoop { get }
+    var encoding: EventEncoding { get }
+    func deliver(_ event: StreamEvent, frame: ByteBuffer)
+    func heartbeat()
+}

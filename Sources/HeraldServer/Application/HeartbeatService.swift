@@ -1,0 +1,22 @@
+import HeraldCore
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Writes a heartbeat to every held connection on a timer: it keeps proxies from closing idle
+/// streams, and a write to a vanished client fails, which closes its connection.
+struct HeartbeatService: Service {
+    let hub: StreamHub
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            hub.heartbeat()
+        }
+    }
+}

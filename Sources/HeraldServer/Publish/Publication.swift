@@ -1,0 +1,80 @@
+import Foundation
+import HeraldCore
+
+/// A validated publish request. `data` is re-serialized compactly, so what is stored and served is
+/// always one line of valid JSON, whatever whitespace the publisher sent.
+struct Publication {
+    enum Target {
+        case users([String], single: Bool)
+        case channel(String)
+    }
+
+    static let maxUsers = 1000
+
+    var target: Target
+    var name: String
+    var json: String
+    var mode: StreamNotification.Mode
+
+    init(parsing data: Data) throws {
+        guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw HeraldError.badRequest("The body is not valid JSON.", code: "invalid_json")
+        }
+        guard let object = parsed as? [String: Any] else {
+            throw HeraldError.unprocessable("The body must be a JSON object.", code: "invalid_field")
+        }
+        let targets = ["user", "users", "channel"].filter { object[$0] != nil }
+        guard targets.count == 1 else {
+            throw HeraldError.unprocessable("Give exactly one of user, users or channel.", code: "invalid_target")
+        }
+        switch targets[0] {
+        case "user":
+            target = .users([try Self.string(object, "user")], single: true)
+        case "users":
+            guard let names = object["users"] as? [String], !names.isEmpty, names.count <= Self.maxUsers else {
+                throw HeraldError.unprocessable(
+                    "users must be a list of 1 to \(Self.maxUsers) usernames.", code: "invalid_field")
+            }
+            target = .users(names, single: false)
+        default:
+            let name = try Self.string(object, "channel")
+            if let problem = Channel.problem(withName: name) {
+                throw HeraldError.unprocessable(problem, code: "invalid_channel")
+            }
+            target = .channel(name)
+        }
+        name = try Self.string(object, "name")
+        if let problem = Self.problem(withEventName: name) {
+            throw HeraldError.unprocessable(problem, code: "invalid_name")
+        }
+        let modeText = object["mode"] == nil ? "append" : try Self.string(object, "mode")
+        guard let mode = StreamNotification.Mode(rawValue: modeText) else {
+            throw HeraldError.unprocessable("mode is \"replace\" or \"append\".", code: "invalid_mode")
+        }
+        self.mode = mode
+        let value = object["data"] ?? NSNull()
+        let encoded = try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+        json = String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// Event names travel in SSE `event:` lines and WebSocket frames: 1–64 of `[A-Za-z0-9_.:-]`,
+    /// and the `herald.` prefix is Herald's own (`herald.reset`).
+    static func problem(withEventName name: String) -> String? {
+        let allowed = (1...64).contains(name.utf8.count) && name.unicodeScalars.allSatisfy { scalar in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", ".", ":", "-": true
+            default: false
+            }
+        }
+        if !allowed { return "A name has 1 to 64 of the characters A–Z, a–z, 0–9, '_', '.', ':' and '-'." }
+        if name.hasPrefix("herald.") { return "Names starting with herald. are reserved." }
+        return nil
+    }
+
+    private static func string(_ object: [String: Any], _ key: String) throws -> String {
+        guard let value = object[key] as? String else {
+            throw HeraldError.unprocessable("The field \(key) must be a string.", code: object[key] == nil ? "missing_field" : "invalid_field")
+        }
+        return value
+    }
+}

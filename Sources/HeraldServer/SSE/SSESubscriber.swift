@@ -1,0 +1,117 @@
+import HTTPTypes
+import HeraldCore
+import Hummingbird
+import NIOCore
+import NIOHTTPTypes
+
+/// One `GET /api/events` connection, fed by the hub.
+///
+/// All mutable state is touched only on the connection's event loop (the hub delivers there, and
+/// every other entry point hops there first), which is what makes the unchecked Sendable sound.
+///
+/// It is subscribed before the history is read, and holds live events back until the history has
+/// been written; then it writes each event whose seq is past its cursor for that stream, so the
+/// seam between history and live has neither a gap nor a duplicate.
+final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
+    /// Live events held back while the history is read, at most this many; past it the client is
+    /// disconnected and resumes by cursor.
+    static let maxPendingEvents = 1024
+
+    let channel: any NIOCore.Channel
+    let streams: [StreamName]
+    let encoding: EventEncoding
+    private var cursors: StreamCursors
+    private var pending: [(StreamEvent, ByteBuffer)]? = []
+    private let ended: EventLoopPromise<Void>
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+    /// Completes when the connection is over: the client left, fell behind, or the server stops.
+    var finished: EventLoopFuture<Void> { ended.futureResult }
+
+    init(channel: any NIOCore.Channel, streams: [StreamName], cursors: StreamCursors) {
+        self.channel = channel
+        self.streams = streams
+        self.cursors = cursors
+        self.encoding = streams.count == 1 ? SSEFrame.withID : SSEFrame.withoutID
+        self.ended = channel.eventLoop.makePromise()
+        channel.closeFuture.whenComplete { [ended] _ in ended.succeed() }
+    }
+
+    func deliver(_ event: StreamEvent, frame: ByteBuffer) {
+        guard pending != nil else { return write(event, frame: frame) }
+        if pending!.count >= Self.maxPendingEvents { return disconnect() }
+        pending!.append((event, frame))
+    }
+
+    func heartbeat() {
+        guard pending == nil, channel.isActive else { return }
+        guard channel.isWritable else { return disconnect() }
+        channel.writeAndFlush(HTTPResponsePart.body(SSEFrame.heartbeat), promise: nil)
+    }
+
+    /// Writes the history, then the live events that arrived meanwhile, and goes live.
+    /// `replays` pairs each stream with what the store holds after the client's cursor.
+    func start(with replays: [(StreamName, StreamReplay)]) {
+        eventLoop.execute { [self] in
+            for (stream, replay) in replays {
+                let cursor = cursors.seq(of: stream) ?? 0
+                if cursor < replay.evictedThrough {
+                    writeReset(stream: stream, cursor: cursor, evictedThrough: replay.evictedThrough)
+                }
+                for notification in replay.notifications {
+                    let event = StreamEvent(stream: stream, notification: notification)
+                    if notification.seq > (cursors.seq(of: stream) ?? 0) {
+                        write(event, frame: encoding.encode(event))
+                    } else {
+                        // A state the client has seen before, re-sent so it is surely current;
+                        // without an id, so the client's cursor does not move back.
+                        send(SSEFrame.frame(id: nil, name: notification.name, data: notification.json), flush: false)
+                    }
+                }
+            }
+            let held = pending ?? []
+            pending = nil
+            for (event, frame) in held { write(event, frame: frame) }
+            channel.flush()
+        }
+    }
+
+    /// Ends the response so the client reconnects (to this node once it is back, or another).
+    func end() {
+        eventLoop.execute { [self] in ended.succeed() }
+    }
+
+    private func write(_ event: StreamEvent, frame: ByteBuffer) {
+        let seq = event.notification.seq
+        guard seq > (cursors.seq(of: event.stream) ?? 0) else { return }
+        // The outbound buffer is the connection's queue, bounded by the channel's write watermark.
+        guard channel.isWritable else { return disconnect() }
+        cursors.set(seq, for: event.stream)
+        if streams.count > 1 {
+            send(SSEFrame.id(cursors.formatted(for: streams)), flush: false)
+        }
+        send(frame, flush: pending == nil)
+    }
+
+    private func writeReset(stream: StreamName, cursor: Int64, evictedThrough: Int64) {
+        // The client missed events the retention dropped: say so in-band, and carry on from what is kept.
+        let data = #"{"stream":"\#(stream)","cursor":\#(cursor),"missed_through":\#(evictedThrough)}"#
+        cursors.set(evictedThrough, for: stream)
+        let id = streams.count > 1 ? cursors.formatted(for: streams) : String(evictedThrough)
+        send(SSEFrame.frame(id: id, name: "herald.reset", data: data), flush: false)
+    }
+
+    private func send(_ buffer: ByteBuffer, flush: Bool) {
+        if flush {
+            channel.writeAndFlush(HTTPResponsePart.body(buffer), promise: nil)
+        } else {
+            channel.write(HTTPResponsePart.body(buffer), promise: nil)
+        }
+    }
+
+    /// A client that cannot keep up is cut off rather than buffered without bound.
+    private func disconnect() {
+        channel.close(promise: nil)
+        ended.succeed()
+    }
+}

@@ -1,0 +1,62 @@
+import HeraldCore
+
+/// Where a multi-stream reader stands: one seq per stream, written as a single SSE id so that
+/// `Last-Event-ID` resumes every stream of the connection at once.
+///
+/// Format: the user stream's seq, then `;name=seq` for each channel: `17;lobby=5;news=2`.
+/// A connection reading only the user stream uses the plain seq (`17`), as the seeds' clients expect.
+struct StreamCursors: Equatable {
+    var user: Int64?
+    var channels: [String: Int64] = [:]
+
+    init(user: Int64? = nil, channels: [String: Int64] = [:]) {
+        self.user = user
+        self.channels = channels
+    }
+
+    /// Parses a cursor; nil when it is malformed (negative, not a number, a bad channel name).
+    init?(parsing text: String) {
+        let parts = text.split(separator: ";", omittingEmptySubsequences: false)
+        guard let first = parts.first else { return nil }
+        if !first.isEmpty {
+            guard let seq = Self.seq(first) else { return nil }
+            user = seq
+        }
+        for part in parts.dropFirst() {
+            let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair.count == 2, Channel.problem(withName: String(pair[0])) == nil, let seq = Self.seq(pair[1])
+            else { return nil }
+            channels[String(pair[0])] = seq
+        }
+    }
+
+    func seq(of stream: StreamName) -> Int64? {
+        switch stream {
+        case .user: user
+        case .channel(let name): channels[name]
+        }
+    }
+
+    mutating func set(_ seq: Int64, for stream: StreamName) {
+        switch stream {
+        case .user: user = seq
+        case .channel(let name): channels[name] = seq
+        }
+    }
+
+    /// The id for a connection reading `streams` (user stream first).
+    func formatted(for streams: [StreamName]) -> String {
+        var text = String(user ?? 0)
+        for case .channel(let name) in streams.dropFirst() {
+            text += ";\(name)=\(channels[name] ?? 0)"
+        }
+        return text
+    }
+
+    private static func seq(_ text: Substring) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return nil
+        }
+        return Int64(text)
+    }
+}
