@@ -15,13 +15,15 @@ HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(os.path.dirname(__file__)
 class Herald:
     """One Herald process, restartable on the same data directory."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, **settings):
         self.data_dir = data_dir
+        self.settings = settings
         self.process = None
         self.base = None
+        self._key = None
 
     def env(self):
-        return dict(os.environ, HERALD_BCRYPT_COST="4", HERALD_DATA_DIR=self.data_dir)
+        return dict(os.environ, HERALD_BCRYPT_COST="4", HERALD_DATA_DIR=self.data_dir, **self.settings)
 
     def start(self):
         self.process = subprocess.Popen(
@@ -66,10 +68,40 @@ class Herald:
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
+    def key(self):
+        """A server API key, made once per server."""
+        if self._key is None:
+            result = self.cli("keys", "create")
+            assert result.returncode == 0, result.stderr
+            self._key = result.stdout.strip()
+        return self._key
+
+    def publish(self, **body):
+        response = requests.post(self.base + "/api/publish", json=body,
+                                 headers={"Authorization": f"Bearer {self.key()}"}, timeout=10)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def rss_kb(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
 
 @pytest.fixture
 def herald():
     server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_herald():
+    """One server for a whole module, for tests that make many independent users."""
+    server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"), HERALD_RETENTION_COUNT="100000")
     server.start()
     yield server
     server.stop()

@@ -38,6 +38,9 @@ public protocol HeraldStore: ChannelStore {
     func addNotification(
         to streams: [StreamName], name: String, json: String, mode: StreamNotification.Mode, at now: Date
     ) async throws -> [StreamNotification]
+    /// The newest `limit` events of the stream, newest first, with the stream's cursor, read
+    /// together so a page can show them and then follow the stream from exactly that point.
+    func recentEvents(in stream: StreamName, limit: Int) async throws -> (events: [StreamNotification], lastSeq: Int64)
     /// Everything a reader resuming after `seq` needs, read in one consistent snapshot.
     func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay
     /// Notifications after `cursor`, in seq order, at most `limit`.

@@ -18,10 +18,12 @@ extension Herald {
         AccountController(herald: self).addRoutes(to: router)
         UserController(herald: self).addRoutes(to: router)
         MessageController(herald: self).addRoutes(to: router)
+        RoomController(herald: self).addRoutes(to: router)
         NotificationsAPI(herald: self).addRoutes(to: router)
         MessagesAPI(herald: self).addRoutes(to: router)
         EventsEndpoint(herald: self).addRoutes(to: router)
         PublishAPI(herald: self).addRoutes(to: router)
+        ChannelsAPI(herald: self).addRoutes(to: router)
         return router
     }
 

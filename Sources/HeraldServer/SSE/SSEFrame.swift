@@ -1,3 +1,4 @@
+import Foundation
 import HeraldCore
 import NIOCore
 
@@ -19,10 +20,13 @@ enum SSEFrame {
         text.reserveCapacity(data.utf8.count + name.utf8.count + 32)
         if let id { text += "id: \(id)\n" }
         text += "event: \(name)\n"
-        // A line break inside data would end the field: each line gets its own `data:`.
-        for line in data.split(separator: "\n", omittingEmptySubsequences: false) {
+        // A line break (CRLF, CR or LF) inside data would end the field: each line gets its own
+        // `data:`. Scalars, not Characters: "\r\n" is a single Character in Swift.
+        let normalized = data.utf8.contains(UInt8(ascii: "\r")) ? data.replacingOccurrences(of: "\r\n", with: "\n")
+            .replacingOccurrences(of: "\r", with: "\n") : data
+        for line in normalized.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             text += "data: "
-            text += line.hasSuffix("\r") ? line.dropLast() : line
+            text.unicodeScalars.append(contentsOf: line)
             text += "\n"
         }
         text += "\n"

@@ -14,6 +14,8 @@ enum EmbeddedFiles {
         "send_message": PackageResources.send_message_mustache,
         "messages": PackageResources.messages_mustache,
         "error": PackageResources.error_mustache,
+        "rooms": PackageResources.rooms_mustache,
+        "room": PackageResources.room_mustache,
     ]
 
     /// Static assets by URL path, with their content type.

@@ -28,6 +28,8 @@ struct PageRenderer: Sendable {
             layout["currentUser"] = user.username
             layout["unreadCount"] = unread
             layout["hasUnread"] = unread > 0
+            // Where herald.js starts following the user's stream: what the page already shows.
+            layout["streamCursor"] = try await store.lastSeq(of: user.stream)
             layout["one"] = unread == 1
         }
         let flash = Flash.message(in: request)

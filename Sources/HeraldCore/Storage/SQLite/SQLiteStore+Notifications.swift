@@ -10,6 +10,24 @@ extension SQLiteStore {
         }
     }
 
+    public func recentEvents(in stream: StreamName, limit: Int) async throws
+        -> (events: [StreamNotification], lastSeq: Int64)
+    {
+        try await pool.read { db in
+            let events = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, name, data, timestamp, seq, mode FROM notification
+                    WHERE stream = ? AND mode = 'append' ORDER BY seq DESC LIMIT ?
+                    """,
+                arguments: [stream.description, limit]
+            ).map(Self.notification(from:))
+            let lastSeq = try Int64.fetchOne(
+                db, sql: "SELECT last_seq FROM stream WHERE name = ?", arguments: [stream.description]) ?? 0
+            return (events, lastSeq)
+        }
+    }
+
     public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
         try await pool.read { db in
             let cursor = try Row.fetchOne(

@@ -1,0 +1,31 @@
+import HeraldCore
+import NIOCore
+import Testing
+
+@testable import HeraldServer
+
+@Suite struct StreamCursorsTests {
+    @Test func roundTripsThroughTheSSEId() throws {
+        let streams: [StreamName] = [.user(1), .channel("lobby"), .channel("news")]
+        let cursors = try #require(StreamCursors(parsing: "17;lobby=5;news=0"))
+        #expect(cursors.user == 17 && cursors.channels == ["lobby": 5, "news": 0])
+        #expect(cursors.formatted(for: streams) == "17;lobby=5;news=0")
+        #expect(StreamCursors(parsing: "42")?.formatted(for: [.user(1)]) == "42")
+        #expect(StreamCursors(parsing: ";lobby=3")?.user == nil)
+    }
+
+    @Test(arguments: ["-1", "x", "1;lobby", "1;lobby=-2", "1;bad name=2", "1;=2", "1.5", "99999999999999999999"])
+    func malformedCursorsAreRefused(text: String) {
+        #expect(StreamCursors(parsing: text) == nil)
+    }
+
+    @Test func framesSplitMultilineDataAndCarryTheirId() {
+        let frame = SSEFrame.frame(id: "7", name: "note", data: "a\nb\r\nc")
+        #expect(String(buffer: frame) == "id: 7\nevent: note\ndata: a\ndata: b\ndata: c\n\n")
+        let event = StreamEvent(
+            stream: .user(1),
+            notification: StreamNotification(id: 1, name: "n", json: "{}", timestamp: 0, seq: 9, mode: .append))
+        #expect(String(buffer: SSEFrame.withID.encode(event)) == "id: 9\nevent: n\ndata: {}\n\n")
+        #expect(String(buffer: SSEFrame.withoutID.encode(event)) == "event: n\ndata: {}\n\n")
+    }
+}
