@@ -26,6 +26,8 @@ enum EnvironmentSettings {
         try int("HERALD_BCRYPT_COST") { configuration.bcryptCost = $0 }
         try int("HERALD_RETENTION_COUNT") { configuration.retention.maxCount = $0 }
         try int("HERALD_RETENTION_SECONDS") { configuration.retention.maxAge = Double($0) }
+        try int("HERALD_HEARTBEAT_SECONDS") { configuration.heartbeatSeconds = $0 }
+        try int("HERALD_WS_DEFLATE") { configuration.webSocketDeflate = $0 != 0 }
         return configuration
     }
 }

@@ -10,7 +10,7 @@ import Synchronization
 public final class StreamHub: Sendable {
     private struct Registry {
         var byStream: [StreamName: [ObjectIdentifier: any StreamSubscriber]] = [:]
-        var count = 0
+        var bySubscriber: [ObjectIdentifier: (subscriber: any StreamSubscriber, streams: Set<StreamName>)] = [:]
     }
 
     private let registry = Mutex(Registry())
@@ -19,13 +19,13 @@ public final class StreamHub: Sendable {
     public init() {}
 
     /// Held connections currently subscribed to at least one stream.
-    public var subscriberCount: Int { registry.withLock { $0.count } }
+    public var subscriberCount: Int { registry.withLock { $0.bySubscriber.count } }
 
     public func subscribe(_ subscriber: any StreamSubscriber, to streams: [StreamName]) {
         let id = ObjectIdentifier(subscriber)
         registry.withLock { registry in
             for stream in streams { registry.byStream[stream, default: [:]][id] = subscriber }
-            registry.count += 1
+            registry.bySubscriber[id, default: (subscriber, [])].streams.formUnion(streams)
         }
     }
 
@@ -36,8 +36,15 @@ public final class StreamHub: Sendable {
                 registry.byStream[stream]?[id] = nil
                 if registry.byStream[stream]?.isEmpty == true { registry.byStream[stream] = nil }
             }
-            registry.count -= 1
+            registry.bySubscriber[id]?.streams.subtract(streams)
+            if registry.bySubscriber[id]?.streams.isEmpty == true { registry.bySubscriber[id] = nil }
         }
+    }
+
+    /// Removes the subscriber from every stream it reads; for when its connection ends.
+    public func unsubscribeAll(_ subscriber: any StreamSubscriber) {
+        let streams = registry.withLock { $0.bySubscriber[ObjectIdentifier(subscriber)]?.streams } ?? []
+        unsubscribe(subscriber, from: Array(streams))
     }
 
     public func deliver(_ event: StreamEvent) {
@@ -68,13 +75,7 @@ public final class StreamHub: Sendable {
 
     /// Calls every subscriber's `heartbeat` on its event loop; `HeartbeatService` does this on a timer.
     public func heartbeat() {
-        let subscribers = registry.withLock { registry in
-            var unique: [ObjectIdentifier: any StreamSubscriber] = [:]
-            for streamSubscribers in registry.byStream.values {
-                unique.merge(streamSubscribers) { first, _ in first }
-            }
-            return Array(unique.values)
-        }
+        let subscribers = registry.withLock { $0.bySubscriber.values.map(\.subscriber) }
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [any StreamSubscriber])] = [:]
         for subscriber in subscribers {
             byLoop[ObjectIdentifier(subscriber.eventLoop), default: (subscriber.eventLoop, [])].subscribers.append(subscriber)

@@ -43,7 +43,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return HeraldError(status: error.status, code: "bad_request", message: error.status.reasonPhrase)
         default:
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
-            return HeraldError(status: .internalServerError, code: "internal", message: "Something went wrong on our side.")
+            return .internal
         }
     }
 }

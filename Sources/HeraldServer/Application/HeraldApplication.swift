@@ -1,5 +1,7 @@
 import HeraldCore
 import Hummingbird
+import HummingbirdWSCompression
+import HummingbirdWebSocket
 import Logging
 
 extension Herald {
@@ -24,6 +26,7 @@ extension Herald {
         EventsEndpoint(herald: self).addRoutes(to: router)
         PublishAPI(herald: self).addRoutes(to: router)
         ChannelsAPI(herald: self).addRoutes(to: router)
+        WebSocketEndpoint(herald: self).addRoutes(to: router)
         return router
     }
 
@@ -32,8 +35,17 @@ extension Herald {
     public func application(
         logger: Logger = Logger(label: "herald"), onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
-            router: router(),
+        let router = router()
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(
+                    http1: .init(),
+                    ws: .init(
+                        maxFrameSize: configuration.maxRequestBody,
+                        extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
+                        autoPing: .enabled(timePeriod: .seconds(configuration.heartbeatSeconds))))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
             services: [HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds))],

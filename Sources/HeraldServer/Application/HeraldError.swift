@@ -22,6 +22,9 @@ struct HeraldError: Error, Sendable {
     static func unprocessable(_ message: String, code: String) -> Self {
         .init(status: .unprocessableContent, code: code, message: message)
     }
+    static let `internal` = HeraldError(
+        status: .internalServerError, code: "internal", message: "Something went wrong on our side.")
+
     static func tooLarge(limit: Int) -> Self {
         .init(status: .contentTooLarge, code: "body_too_large", message: "The request body is larger than \(limit) bytes.")
     }

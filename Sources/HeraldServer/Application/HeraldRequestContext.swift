@@ -1,9 +1,10 @@
 import HeraldCore
 import Hummingbird
+import HummingbirdWebSocket
 import NIOCore
 
 /// Per-request state: who is asking, how they proved it, and the CSRF token of their browser.
-public struct HeraldRequestContext: RequestContext {
+public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
     public enum Credential: Sendable {
         /// A browser session cookie; state-changing requests must also carry the CSRF token.
         case session(digest: String)
@@ -16,6 +17,7 @@ public struct HeraldRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The connection: streaming transports write to it directly from the hub.
     public let channel: any NIOCore.Channel
+    public let webSocket = WebSocketHandlerReference<Self>()
     public var identity: User?
     public var credential: Credential?
     /// The value of the browser's CSRF cookie (made fresh if it had none); forms echo it back.

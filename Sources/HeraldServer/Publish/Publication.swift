@@ -23,6 +23,11 @@ struct Publication {
         guard let object = parsed as? [String: Any] else {
             throw HeraldError.unprocessable("The body must be a JSON object.", code: "invalid_field")
         }
+        try self.init(object)
+    }
+
+    /// From an already parsed JSON object (a WebSocket `publish` command); other keys are ignored.
+    init(_ object: [String: Any]) throws {
         let targets = ["user", "users", "channel"].filter { object[$0] != nil }
         guard targets.count == 1 else {
             throw HeraldError.unprocessable("Give exactly one of user, users or channel.", code: "invalid_target")

@@ -47,7 +47,7 @@ struct EventsEndpoint {
                 HTTPField.Name("X-Accel-Buffering")!: "no",
             ],
             body: .init { writer in
-                defer { hub.unsubscribe(subscriber, from: streams) }
+                defer { hub.unsubscribeAll(subscriber) }
                 // Through Hummingbird's writer, so the response head is on its way before the hub
                 // writes to the channel directly.
                 try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))

@@ -1,0 +1,102 @@
+import HeraldCore
+import NIOCore
+import NIOWebSocket
+
+/// One `/ws` connection as the hub sees it. Streams are added and removed while it is open; each
+/// new stream is replayed from its cursor while its live events are held back, as for SSE.
+///
+/// Mutable state is touched only on the connection's event loop; every entry point hops there.
+/// Frames the session writes (acks, errors) go through the same loop, so they keep their order
+/// relative to events.
+final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
+    let channel: any NIOCore.Channel
+    let encoding = WebSocketFrames.event
+    private var cursors: [StreamName: Int64] = [:]
+    private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    init(channel: any NIOCore.Channel) {
+        self.channel = channel
+    }
+
+    func deliver(_ event: StreamEvent, frame: ByteBuffer) {
+        if pending[event.stream] != nil {
+            if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return overflow() }
+            pending[event.stream]!.append((event, frame))
+        } else {
+            write(event, frame: frame)
+        }
+    }
+
+    /// Pings are the WebSocket layer's job (auto-ping); nothing to add here.
+    func heartbeat() {}
+
+    /// Marks `stream` as replaying; call before subscribing it in the hub.
+    func prepare(_ stream: StreamName) {
+        eventLoop.execute { [self] in
+            pending[stream] = []
+            cursors[stream] = nil
+        }
+    }
+
+    /// Acknowledges the subscription, writes the history after `cursor`, then what arrived meanwhile.
+    func start(_ stream: StreamName, cursor: Int64?, replay: StreamReplay, ack: ByteBuffer) {
+        eventLoop.execute { [self] in
+            send(ack, flush: false)
+            let from = cursor ?? 0
+            if let cursor, cursor < replay.evictedThrough {
+                send(WebSocketFrames.reset(stream, cursor: cursor, missedThrough: replay.evictedThrough), flush: false)
+            }
+            cursors[stream] = max(from, cursor == nil ? 0 : replay.evictedThrough)
+            for notification in replay.notifications {
+                let event = StreamEvent(stream: stream, notification: notification)
+                if notification.seq > cursors[stream]! {
+                    write(event, frame: encoding.encode(event), flush: false)
+                } else {
+                    send(WebSocketFrames.encode(event, resent: true), flush: false)
+                }
+            }
+            let held = pending.removeValue(forKey: stream) ?? []
+            for (event, frame) in held { write(event, frame: frame, flush: false) }
+            channel.flush()
+        }
+    }
+
+    func stop(_ stream: StreamName) {
+        eventLoop.execute { [self] in
+            pending[stream] = nil
+            cursors[stream] = nil
+        }
+    }
+
+    /// A frame of the session's own (ack, error, pong), in order with the events.
+    func send(_ buffer: ByteBuffer) {
+        eventLoop.execute { [self] in send(buffer, flush: true) }
+    }
+
+    private func write(_ event: StreamEvent, frame: ByteBuffer, flush: Bool = true) {
+        guard let cursor = cursors[event.stream], event.notification.seq > cursor else { return }
+        guard channel.isWritable else { return overflow() }
+        cursors[event.stream] = event.notification.seq
+        send(frame, flush: flush)
+    }
+
+    private func send(_ buffer: ByteBuffer, flush: Bool) {
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: buffer)
+        if flush {
+            channel.writeAndFlush(frame, promise: nil)
+        } else {
+            channel.write(frame, promise: nil)
+        }
+    }
+
+    /// A reader that cannot keep up is told why and cut off; it resumes by cursor.
+    private func overflow() {
+        var data = channel.allocator.buffer(capacity: 32)
+        data.write(webSocketErrorCode: .unknown(1013))
+        data.writeString("too slow: resume from your cursor")
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: nil)
+        channel.close(promise: nil)
+    }
+}

@@ -1,0 +1,150 @@
+"""The /ws protocol driven by the `websockets` package (a client nobody here wrote)."""
+import json
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from test_sse import new_user
+
+
+def ws_url(herald):
+    return herald.base.replace("http://", "ws://") + "/ws"
+
+
+class Client:
+    def __init__(self, herald, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        # Entered like `with connect(...)`, as the library asks; `close` leaves it.
+        self.ws = connect(ws_url(herald), additional_headers=headers, open_timeout=5, max_size=2 ** 22).__enter__()
+        self.next_id = 0
+
+    def send(self, **command):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, **command}))
+        return self.next_id
+
+    def recv(self):
+        return json.loads(self.ws.recv(timeout=5))
+
+    def call(self, **command):
+        """Sends a command and returns its ack or error, collecting events that come first."""
+        sent = self.send(**command)
+        while True:
+            frame = self.recv()
+            if frame.get("id") == sent:
+                return frame
+
+    def close(self):
+        self.ws.__exit__(None, None, None)
+
+
+def test_subscribe_receive_resume_and_publish(herald):
+    name, token = new_user(herald)
+    herald.publish(user=name, name="badge", data=2, mode="replace")
+    herald.publish(user=name, name="note", data={"n": 1}, mode="append")
+
+    client = Client(herald, token)
+    ack = client.call(type="subscribe", stream="user")
+    assert ack == {"type": "ack", "id": 1, "stream": "user", "seq": 2}
+    events = [client.recv(), client.recv()]
+    assert [(e["stream"], e["seq"], e["name"], e["data"]) for e in events] == [
+        ("user", 1, "badge", 2), ("user", 2, "note", {"n": 1})]
+    herald.publish(user=name, name="note", data={"n": 2}, mode="append")
+    live = client.recv()
+    assert (live["type"], live["seq"], live["data"]) == ("event", 3, {"n": 2})
+    client.close()
+
+    # Resume after 2: the state is re-sent (marked), then only what is new.
+    herald.publish(user=name, name="note", data={"n": 3}, mode="append")
+    again = Client(herald, token)
+    assert again.call(type="subscribe", stream="user", since=2)["type"] == "ack"
+    first, second, third = again.recv(), again.recv(), again.recv()
+    assert (first["seq"], first.get("resent")) == (1, True)
+    assert [(e["seq"], e["data"]) for e in (second, third)] == [(3, {"n": 2}), (4, {"n": 3})]
+
+    # Publishing to a public channel from the socket; another reader of the channel gets it.
+    herald.publish(channel="lobby", name="message", data="opened")
+    other_name, other_token = new_user(herald)
+    other = Client(herald, other_token)
+    assert other.call(type="subscribe", stream="channel:lobby")["type"] == "ack"
+    published = again.call(type="publish", channel="lobby", name="message", data={"text": "hi"})
+    assert published == {"type": "ack", "id": 2, "seq": 2}
+    event = other.recv()
+    assert (event["stream"], event["seq"], event["data"]) == ("channel:lobby", 2, {"text": "hi"})
+    # A user cannot publish to someone else.
+    refused = again.call(type="publish", user=other_name, name="x", data=1)
+    assert refused["type"] == "error" and refused["code"] == "forbidden"
+    assert other.call(type="unsubscribe", stream="channel:lobby")["type"] == "ack"
+    again.call(type="publish", channel="lobby", name="message", data="after")
+    assert other.call(type="ping")["pong"] is True  # nothing arrived in between
+    for c in (again, other):
+        c.close()
+
+
+def test_a_token_in_the_first_frame_authenticates(herald):
+    name, token = new_user(herald)
+    client = Client(herald)
+    refused = client.call(type="subscribe", stream="user")
+    assert (refused["type"], refused["code"]) == ("error", "unauthorized")
+    bad = client.call(type="auth", token="hrd_wrong")
+    assert (bad["type"], bad["code"]) == ("error", "unauthorized")
+    assert client.call(type="auth", token=token) == {"type": "ack", "id": 3, "user": name}
+    assert client.call(type="subscribe", stream="user")["type"] == "ack"
+    client.close()
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("not json", "invalid_json"),
+    ("[1, 2]", "invalid_json"),
+    ('{"id": 9}', "unknown_type"),
+    ('{"id": 9, "type": "dance"}', "unknown_type"),
+    ('{"id": 9, "type": "subscribe"}', "invalid_stream"),
+    ('{"id": 9, "type": "subscribe", "stream": "users"}', "invalid_stream"),
+    ('{"id": 9, "type": "subscribe", "stream": "channel:no such"}', "invalid_stream"),
+    ('{"id": 9, "type": "subscribe", "stream": "channel:nowhere"}', "unknown_channel"),
+    ('{"id": 9, "type": "subscribe", "stream": "user", "since": -1}', "invalid_cursor"),
+    ('{"id": 9, "type": "subscribe", "stream": "user", "since": 1.5}', "invalid_cursor"),
+    ('{"id": 9, "type": "subscribe", "stream": "user", "since": "3"}', "invalid_cursor"),
+    ('{"id": 9, "type": "subscribe", "stream": "user", "since": 999}', "cursor_ahead"),
+    ('{"id": 9, "type": "publish", "channel": "lobby", "name": "bad name"}', "invalid_name"),
+])
+def test_bad_frames_get_error_frames_and_the_connection_lives_on(herald, raw, code):
+    name, token = new_user(herald)
+    client = Client(herald, token)
+    client.ws.send(raw)
+    error = client.recv()
+    assert error["type"] == "error" and error["code"] == code, error
+    assert client.call(type="ping")["pong"] is True
+    client.close()
+
+
+def test_oversized_and_binary_messages(herald):
+    name, token = new_user(herald)
+    client = Client(herald, token)
+    client.ws.send(b"\x00\x01")
+    assert client.recv()["code"] == "binary_frame"
+    # Past the limit the socket is closed with the protocol's own "message too big" code.
+    client.ws.send("x" * 200_000)
+    with pytest.raises(ConnectionClosed) as closed:
+        client.recv()
+    assert closed.value.rcvd.code == 1009
+    # The server is fine.
+    fresh = Client(herald, token)
+    assert fresh.call(type="ping")["pong"] is True
+    fresh.close()
+
+
+def test_cross_site_cookie_upgrades_are_refused(herald):
+    import requests
+    session = requests.Session()
+    herald.add_user("victim", "victim-password")
+    page = session.get(herald.base + "/login").text
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    session.post(herald.base + "/login", data={"csrf_token": csrf, "username": "victim", "password": "victim-password"})
+    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    with pytest.raises(Exception):
+        connect(ws_url(herald), additional_headers={"Cookie": cookie, "Origin": "http://evil.example"}, open_timeout=5)
+    with connect(ws_url(herald), additional_headers={"Cookie": cookie, "Origin": herald.base}, open_timeout=5) as same:
+        same.send(json.dumps({"id": 1, "type": "subscribe", "stream": "user"}))
+        assert json.loads(same.recv(timeout=5))["type"] == "ack"
