@@ -1,0 +1,58 @@
+import Foundation
+import Histogram
+
+/// The figures of one bench run, aggregated over every subscriber process.
+public struct BenchReport: Codable, Sendable {
+    public var transport: String
+    public var connections: Int
+    public var failedConnections: Int
+    public var connectSeconds: Double
+    public var events: Int
+    public var expectedDeliveries: Int
+    public var deliveries: Int
+    public var lost: Int
+    public var deliveriesPerSecond: Double
+    public var p50Milliseconds: Double
+    public var p99Milliseconds: Double
+    public var maxMilliseconds: Double
+    public var serverKilobytesPerConnection: Double?
+
+    public init(
+        target: BenchTarget, events: Int, results: [SubscriberPool.Result], firstSend: UInt64,
+        serverMemoryGrowthKilobytes: Double?
+    ) {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        for result in results { histogram.add(result.latencies) }
+        transport = target.transport.rawValue
+        connections = results.reduce(0) { $0 + $1.connected }
+        failedConnections = results.reduce(0) { $0 + $1.failed }
+        connectSeconds = (results.map(\.connectMilliseconds).max() ?? 0) / 1000
+        self.events = events
+        expectedDeliveries = connections * events
+        deliveries = results.reduce(0) { $0 + $1.received }
+        lost = expectedDeliveries - deliveries
+        let lastReceive = results.map(\.lastReceive).max() ?? 0
+        let window = Double(lastReceive > firstSend ? lastReceive - firstSend : 1) / 1e9
+        deliveriesPerSecond = Double(deliveries) / window
+        p50Milliseconds = Double(histogram.valueAtPercentile(50)) / 1000
+        p99Milliseconds = Double(histogram.valueAtPercentile(99)) / 1000
+        maxMilliseconds = Double(histogram.max) / 1000
+        serverKilobytesPerConnection = serverMemoryGrowthKilobytes.map { connections > 0 ? $0 / Double(connections) : 0 }
+    }
+
+    public var text: String {
+        var lines = [
+            "transport          \(transport)",
+            "connections        \(connections) (\(failedConnections) failed), all open in \(format(connectSeconds)) s",
+            "events             \(events) published, \(deliveries) of \(expectedDeliveries) deliveries, \(lost) lost",
+            "deliveries/s       \(Int(deliveriesPerSecond))",
+            "latency p50        \(format(p50Milliseconds)) ms",
+            "latency p99        \(format(p99Milliseconds)) ms",
+            "latency max        \(format(maxMilliseconds)) ms",
+        ]
+        if let kb = serverKilobytesPerConnection { lines.append("server memory      \(format(kb)) KB per connection") }
+        return lines.joined(separator: "\n")
+    }
+
+    private func format(_ value: Double) -> String { String(format: "%.2f", value) }
+}

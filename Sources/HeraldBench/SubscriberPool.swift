@@ -1,0 +1,155 @@
+import Foundation
+import Histogram
+import NIOCore
+import NIOPosix
+
+/// N subscriber connections in this process: opened with bounded concurrency, then watched
+/// until every one has seen the expected number of deliveries or the stream goes quiet.
+public final class SubscriberPool: Sendable {
+    /// What one process reports to the coordinator.
+    public struct Result: Codable, Sendable {
+        public var connected: Int
+        public var failed: Int
+        public var connectMilliseconds: Double
+        public var received: Int
+        public var firstReceive: UInt64
+        public var lastReceive: UInt64
+        public var latencies: Histogram<UInt64>
+    }
+
+    /// The open connections of this process.
+    public struct Connections: @unchecked Sendable {
+        let handlers: [(any Channel, SubscriberHandler)]
+        public let failed: Int
+        public let milliseconds: Double
+        public var count: Int { handlers.count }
+    }
+
+    let target: BenchTarget
+    let group = MultiThreadedEventLoopGroup.singleton
+
+    public init(target: BenchTarget) {
+        self.target = target
+    }
+
+    /// Opens `count` connections, at most `concurrency` handshakes at a time.
+    public func connect(count: Int, concurrency: Int = 256) async throws -> Connections {
+        let endpoint = try Endpoint(target.subscribeURL)
+        let request = ByteBuffer(string: requestText(endpoint))
+        let afterUpgrade = target.transport == .ws ? target.webSocketMessage.map(Self.maskedTextFrame) : nil
+        let started = ContinuousClock.now
+        var opened: [(any Channel, SubscriberHandler)] = []
+        var failed = 0
+        try await withThrowingTaskGroup(of: (any Channel, SubscriberHandler)?.self) { tasks in
+            var launched = 0
+            func launch() {
+                launched += 1
+                tasks.addTask { [group] in
+                    let loop = group.next()
+                    let ready = loop.makePromise(of: Void.self)
+                    let handler = SubscriberHandler(request: request, afterUpgrade: afterUpgrade, ready: ready)
+                    do {
+                        let channel = try await ClientBootstrap(group: loop)
+                            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                            .channelInitializer { channel in
+                                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                            }
+                            .connect(host: endpoint.host, port: endpoint.port).get()
+                        try await ready.futureResult.get()
+                        return (channel, handler)
+                    } catch {
+                        ready.fail(error)
+                        return nil
+                    }
+                }
+            }
+            while launched < min(count, concurrency) { launch() }
+            for try await result in tasks {
+                if let result { opened.append(result) } else { failed += 1 }
+                if launched < count { launch() }
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        return Connections(
+            handlers: opened, failed: failed,
+            milliseconds: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+    }
+
+    /// Waits until each connection has `expected` deliveries, or nothing new arrived for `quiet`.
+    public func collect(_ connections: Connections, expected: Int, quiet: Duration = .seconds(5)) async throws -> Result {
+        let handlers = connections.handlers
+        var lastTotal = -1
+        var lastChange = ContinuousClock.now
+        while true {
+            let total = try await receivedCount(handlers)
+            if total >= expected * handlers.count { break }
+            if total != lastTotal {
+                lastTotal = total
+                lastChange = .now
+            } else if ContinuousClock.now - lastChange > quiet {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var first = UInt64.max, last: UInt64 = 0, received = 0
+        for (channel, handler) in handlers {
+            let (values, firstAt, lastAt) = try await channel.eventLoop.submit {
+                (handler.latencies, handler.firstReceive, handler.lastReceive)
+            }.get()
+            for value in values { _ = histogram.record(min(value, 120_000_000)) }
+            received += values.count
+            if !values.isEmpty {
+                first = min(first, firstAt)
+                last = max(last, lastAt)
+            }
+            channel.close(promise: nil)
+        }
+        return Result(
+            connected: handlers.count, failed: connections.failed, connectMilliseconds: connections.milliseconds,
+            received: received,
+            firstReceive: first == .max ? 0 : first, lastReceive: last, latencies: histogram)
+    }
+
+    private func receivedCount(_ handlers: [(any Channel, SubscriberHandler)]) async throws -> Int {
+        var byLoop: [ObjectIdentifier: (any EventLoop, [SubscriberHandler])] = [:]
+        for (channel, handler) in handlers {
+            byLoop[ObjectIdentifier(channel.eventLoop), default: (channel.eventLoop, [])].1.append(handler)
+        }
+        var total = 0
+        for (loop, batch) in byLoop.values {
+            total += try await loop.submit { batch.reduce(0) { $0 + $1.latencies.count } }.get()
+        }
+        return total
+    }
+
+    private func requestText(_ endpoint: Endpoint) -> String {
+        var text = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\n"
+        switch target.transport {
+        case .sse:
+            text += "Accept: text/event-stream\r\n"
+        case .ws:
+            text += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            text += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\n"
+        }
+        for header in target.subscribeHeaders { text += header + "\r\n" }
+        return text + "\r\n"
+    }
+
+    /// A client-to-server text frame, masked as RFC 6455 requires.
+    static func maskedTextFrame(_ text: String) -> ByteBuffer {
+        let payload = Array(text.utf8)
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt8(0x81))
+        if payload.count < 126 {
+            buffer.writeInteger(UInt8(0x80 | payload.count))
+        } else {
+            buffer.writeInteger(UInt8(0x80 | 126))
+            buffer.writeInteger(UInt16(payload.count))
+        }
+        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+        buffer.writeBytes(mask)
+        buffer.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+        return buffer
+    }
+}

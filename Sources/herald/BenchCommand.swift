@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import HeraldBench
+
+extension BenchTarget.Transport: ExpressibleByArgument {}
+
+/// `herald bench`: N subscribers (spread over worker processes, since each process may hold only
+/// so many sockets), M publishes, and the figures: connect time, deliveries/s, publish→receive
+/// latency percentiles, losses, and the server's memory per connection.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Load-test any SSE or WebSocket server (Herald, Nchan, …).")
+
+    @Option(help: "sse or ws.") var transport: BenchTarget.Transport = .sse
+    @Option(help: "Where subscribers connect (http://…; for ws the same URL is upgraded).") var subscribeURL: String
+    @Option(name: .customLong("subscribe-header"), help: "A header for subscribers, 'Name: value' (repeatable).")
+    var subscribeHeaders: [String] = []
+    @Option(help: "A text message each WebSocket subscriber sends once connected.") var wsMessage: String?
+    @Option(help: "Where publishes are POSTed.") var publishURL: String
+    @Option(name: .customLong("publish-header"), help: "A header for publishes, 'Name: value' (repeatable).")
+    var publishHeaders: [String] = []
+    @Option(help: "The publish body; $TIME becomes the send time and must appear as \"t\":$TIME.")
+    var publishBody = #"{"t":$TIME}"#
+    @Option(help: "Subscriber connections.") var connections = 1000
+    @Option(help: "Events to publish.") var events = 10
+    @Option(help: "Publishes per second (0 = back to back).") var rate: Double = 10
+    @Option(help: "Most connections per worker process (the machine caps open files per process).")
+    var perProcess = 9000
+    @Option(help: "The server's process id, to measure its memory per connection.") var serverPid: Int32?
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let target = BenchTarget(
+            transport: transport, subscribeURL: subscribeURL, subscribeHeaders: subscribeHeaders,
+            webSocketMessage: wsMessage, publishURL: publishURL, publishHeaders: publishHeaders,
+            publishBody: publishBody)
+        let memoryBefore = serverPid.flatMap(Self.residentKilobytes)
+        let processes = max(1, (connections + perProcess - 1) / perProcess)
+        var workers: [Worker] = []
+        for index in 0..<processes {
+            let share = connections / processes + (index < connections % processes ? 1 : 0)
+            workers.append(try Worker(target: target, connections: share, events: events))
+        }
+        for worker in workers { try await worker.waitUntilReady() }
+        // Let the server settle before reading its memory.
+        try await Task.sleep(for: .seconds(1))
+        let memoryAfter = serverPid.flatMap(Self.residentKilobytes)
+        let firstSend = try await BenchPublisher(target: target).run(count: events, rate: rate)
+        var results: [SubscriberPool.Result] = []
+        for worker in workers { results.append(try await worker.finish()) }
+        let growth = memoryBefore.flatMap { before in memoryAfter.map { Double($0 - before) } }
+        let report = BenchReport(
+            target: target, events: events, results: results, firstSend: firstSend, serverMemoryGrowthKilobytes: growth)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.text)
+        }
+    }
+
+    static func residentKilobytes(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+    }
+}
+
+/// One subscriber process, driven over its stdin and stdout.
+private final class Worker: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private var pending = Data()
+
+    init(target: BenchTarget, connections: Int, events: Int) throws {
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let targetJSON = String(decoding: try JSONEncoder().encode(target), as: UTF8.self)
+        process.arguments = ["bench-worker", "--target", targetJSON, "--connections", "\(connections)", "--events", "\(events)"]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+    }
+
+    func waitUntilReady() async throws {
+        let line = try await nextLine()
+        guard line == "READY" else { throw BenchError("worker failed to connect: \(line)") }
+    }
+
+    func finish() async throws -> SubscriberPool.Result {
+        input.fileHandleForWriting.write(Data("DONE\n".utf8))
+        let line = try await nextLine()
+        guard line.hasPrefix("RESULT ") else { throw BenchError("worker failed: \(line)") }
+        process.waitUntilExit()
+        return try JSONDecoder().decode(SubscriberPool.Result.self, from: Data(line.dropFirst(7).utf8))
+    }
+
+    private func nextLine() async throws -> String {
+        let handle = output.fileHandleForReading
+        return try await Task.detached { [self] in
+            while true {
+                if let newline = pending.firstIndex(of: 10) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    return line
+                }
+                let chunk = handle.availableData
+                if chunk.isEmpty { throw BenchError("worker exited") }
+                pending.append(chunk)
+            }
+        }.value
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The subscriber side of `herald bench`, run in its own process by the coordinator.
+struct BenchWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-worker", abstract: "Internal: one subscriber process of herald bench.",
+        shouldDisplay: false)
+
+    @Option var target: String
+    @Option var connections: Int
+    @Option var events: Int
+
+    func run() async throws {
+        let target = try JSONDecoder().decode(BenchTarget.self, from: Data(self.target.utf8))
+        let pool = SubscriberPool(target: target)
+        let opened = try await pool.connect(count: connections)
+        FileHandle.standardOutput.write(Data((opened.count == 0 && connections > 0 ? "FAILED all connections\n" : "READY\n").utf8))
+        _ = readLine()
+        let result = try await pool.collect(opened, expected: events)
+        FileHandle.standardOutput.write(Data(("RESULT " + String(decoding: try JSONEncoder().encode(result), as: UTF8.self) + "\n").utf8))
+    }
+}
