@@ -26,7 +26,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Publishes per second (0 = back to back).") var rate: Double = 10
     @Option(help: "Most connections per worker process (the machine caps open files per process).")
     var perProcess = 9000
-    @Option(help: "The server's process id, to measure its memory per connection.") var serverPid: Int32?
+    @Option(
+        name: .customLong("server-pid"),
+        help: "The server's process id, to measure its memory per connection (repeatable: the sum is taken).")
+    var serverPids: [Int32] = []
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() async throws {
@@ -34,7 +37,7 @@ struct BenchCommand: AsyncParsableCommand {
             transport: transport, subscribeURL: subscribeURL, subscribeHeaders: subscribeHeaders,
             webSocketMessage: wsMessage, publishURL: publishURL, publishHeaders: publishHeaders,
             publishBody: publishBody)
-        let memoryBefore = serverPid.flatMap(Self.residentKilobytes)
+        let memoryBefore = Self.residentKilobytes(serverPids)
         let processes = max(1, (connections + perProcess - 1) / perProcess)
         var workers: [Worker] = []
         for index in 0..<processes {
@@ -44,7 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
         for worker in workers { try await worker.waitUntilReady() }
         // Let the server settle before reading its memory.
         try await Task.sleep(for: .seconds(1))
-        let memoryAfter = serverPid.flatMap(Self.residentKilobytes)
+        let memoryAfter = Self.residentKilobytes(serverPids)
         let firstSend = try await BenchPublisher(target: target).run(count: events, rate: rate)
         var results: [SubscriberPool.Result] = []
         for worker in workers { results.append(try await worker.finish()) }
@@ -60,10 +63,18 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    static func residentKilobytes(_ pid: Int32) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-        return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+    /// The summed resident memory of the processes, from /proc; nil when there are none.
+    static func residentKilobytes(_ pids: [Int32]) -> Int? {
+        guard !pids.isEmpty else { return nil }
+        var total = 0
+        for pid in pids {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+                let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+            else { return nil }
+            total += kilobytes
+        }
+        return total
     }
 }
 
