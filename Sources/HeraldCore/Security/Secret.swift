@@ -9,13 +9,21 @@ public enum Secret {
     /// after an optional prefix that tells a reader what kind of secret it is.
     public static func generate(prefix: String = "") -> String {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return prefix + Data(bytes).base64URLEncoded
+        var bytes = Data(capacity: 32)
+        for _ in 0..<4 { withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) } }
+        return prefix + bytes.base64URLEncoded
     }
 
     /// The hex SHA-256 of a secret: what is stored and looked up.
     public static func digest(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(secret.utf8)) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Compares two secrets in time that does not depend on where they differ.

@@ -4,22 +4,20 @@ import GRDB
 extension SQLiteStore {
     public func ensureChannel(named name: String, visibility: Channel.Visibility, at now: Date) async throws -> Channel {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO channel (name, visibility, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-                arguments: [name, visibility.rawValue, now.timeIntervalSince1970])
+            try db.cachedStatement(sql: "INSERT INTO channel (name, visibility, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING").execute(arguments: [name, visibility.rawValue, now.timeIntervalSince1970])
             guard let channel = try Self.channel(db, named: name) else { throw StoreError.unknownChannel }
             return channel
         }
     }
 
     public func channel(named name: String) async throws -> Channel? {
-        try await pool.read { db in try Self.channel(db, named: name) }
+        try readSingleStatement { db in try Self.channel(db, named: name) }
     }
 
     public func channels(limit: Int) async throws -> [Channel] {
-        try await pool.read { db in
+        try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT name, visibility, created_at FROM channel ORDER BY name LIMIT ?", arguments: [limit]
+                try db.cachedStatement(sql: "SELECT name, visibility, created_at FROM channel ORDER BY name LIMIT ?"), arguments: [limit]
             ).map(Self.channel(from:))
         }
     }
@@ -27,17 +25,15 @@ extension SQLiteStore {
     public func addMembers(_ userIDs: [Int64], to channel: String) async throws {
         try await pool.write { db in
             for id in userIDs {
-                try db.execute(
-                    sql: "INSERT INTO channel_member (channel, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    arguments: [channel, id])
+                try db.cachedStatement(sql: "INSERT INTO channel_member (channel, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING").execute(arguments: [channel, id])
             }
         }
     }
 
     public func isMember(userID: Int64, of channel: String) async throws -> Bool {
-        try await pool.read { db in
+        try readSingleStatement { db in
             try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM channel_member WHERE channel = ? AND user_id = ?", arguments: [channel, userID])
+                try db.cachedStatement(sql: "SELECT 1 FROM channel_member WHERE channel = ? AND user_id = ?"), arguments: [channel, userID])
                 ?? false
         }
     }
@@ -45,20 +41,20 @@ extension SQLiteStore {
     public func createAPIKey(digest: String, label: String) async throws {
         let now = Date().timeIntervalSince1970
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO api_key (key_digest, label, created_at) VALUES (?, ?, ?)",
-                arguments: [digest, label, now])
+            try db.cachedStatement(sql: "INSERT INTO api_key (key_digest, label, created_at) VALUES (?, ?, ?)").execute(arguments: [digest, label, now])
         }
     }
 
     public func hasAPIKey(digest: String) async throws -> Bool {
-        try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM api_key WHERE key_digest = ?", arguments: [digest]) ?? false
+        try readSingleStatement { db in
+            try Bool.fetchOne(
+                try db.cachedStatement(sql: "SELECT 1 FROM api_key WHERE key_digest = ?"), arguments: [digest]) ?? false
         }
     }
 
     static func channel(_ db: Database, named name: String) throws -> Channel? {
-        try Row.fetchOne(db, sql: "SELECT name, visibility, created_at FROM channel WHERE name = ?", arguments: [name])
+        try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT name, visibility, created_at FROM channel WHERE name = ?"), arguments: [name])
             .map(channel(from:))
     }
 

@@ -8,15 +8,13 @@ extension SQLiteStore {
         try await pool.write { db in
             guard let sender = try Self.username(db, id: senderID),
                 let recipient = try Row.fetchOne(
-                    db, sql: "SELECT username, last_message_read_time FROM user WHERE id = ?", arguments: [recipientID])
+                try db.cachedStatement(sql: "SELECT username, last_message_read_time FROM user WHERE id = ?"), arguments: [recipientID])
             else { throw StoreError.unknownUser }
             // A message must count as unread even if the clock has not moved past the last visit
             // to the inbox, so it is never stamped at or before that moment.
             let lastRead: Double? = recipient["last_message_read_time"]
             let createdAt = max(now.timeIntervalSince1970, (lastRead ?? 0).nextUp)
-            try db.execute(
-                sql: "INSERT INTO message (sender_id, recipient_id, body, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [senderID, recipientID, body, createdAt])
+            try db.cachedStatement(sql: "INSERT INTO message (sender_id, recipient_id, body, created_at) VALUES (?, ?, ?, ?)").execute(arguments: [senderID, recipientID, body, createdAt])
             let message = Message(
                 id: db.lastInsertedRowID, sender: sender, recipient: recipient["username"], body: body,
                 createdAt: Date(timeIntervalSince1970: createdAt))
@@ -30,9 +28,7 @@ extension SQLiteStore {
 
     public func markMessagesRead(userID: Int64, at now: Date) async throws -> StreamNotification {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE user SET last_message_read_time = ? WHERE id = ?",
-                arguments: [now.timeIntervalSince1970, userID])
+            try db.cachedStatement(sql: "UPDATE user SET last_message_read_time = ? WHERE id = ?").execute(arguments: [now.timeIntervalSince1970, userID])
             guard db.changesCount == 1 else { throw StoreError.unknownUser }
             return try self.write(
                 db, to: .user(userID), name: NotificationName.unreadMessageCount, json: "0", mode: .replace, at: now)
@@ -40,17 +36,16 @@ extension SQLiteStore {
     }
 
     public func inbox(userID: Int64, page: Int, perPage: Int) async throws -> InboxPage {
-        try await pool.read { db in
+        try read { db in
             let total = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM message WHERE recipient_id = ?", arguments: [userID]) ?? 0
+                try db.cachedStatement(sql: "SELECT COUNT(*) FROM message WHERE recipient_id = ?"), arguments: [userID]) ?? 0
             let rows = try Row.fetchAll(
-                db,
-                sql: """
+                try db.cachedStatement(sql: """
                     SELECT m.id, s.username AS sender, r.username AS recipient, m.body, m.created_at
                     FROM message m JOIN user s ON s.id = m.sender_id JOIN user r ON r.id = m.recipient_id
                     WHERE m.recipient_id = ?
                     ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?
-                    """,
+                    """),
                 arguments: [userID, perPage, (page - 1) * perPage])
             let messages = rows.map { row in
                 Message(
@@ -62,20 +57,20 @@ extension SQLiteStore {
     }
 
     public func unreadMessageCount(userID: Int64) async throws -> Int {
-        try await pool.read { db in try Self.unreadCount(db, userID: userID) }
+        try readSingleStatement { db in try Self.unreadCount(db, userID: userID) }
     }
 
     static func unreadCount(_ db: Database, userID: Int64) throws -> Int {
         try Int.fetchOne(
-            db,
-            sql: """
+                try db.cachedStatement(sql: """
                 SELECT COUNT(*) FROM message m JOIN user u ON u.id = m.recipient_id
                 WHERE m.recipient_id = ? AND m.created_at > COALESCE(u.last_message_read_time, 0)
-                """,
+                """),
             arguments: [userID]) ?? 0
     }
 
     static func username(_ db: Database, id: Int64) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT username FROM user WHERE id = ?", arguments: [id])
+        try String.fetchOne(
+                try db.cachedStatement(sql: "SELECT username FROM user WHERE id = ?"), arguments: [id])
     }
 }

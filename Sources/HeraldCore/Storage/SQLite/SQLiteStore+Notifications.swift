@@ -13,31 +13,29 @@ extension SQLiteStore {
     public func recentEvents(in stream: StreamName, limit: Int) async throws
         -> (events: [StreamNotification], lastSeq: Int64)
     {
-        try await pool.read { db in
+        try read { db in
             let events = try Row.fetchAll(
-                db,
-                sql: """
+                try db.cachedStatement(sql: """
                     SELECT id, name, data, timestamp, seq, mode FROM notification
                     WHERE stream = ? AND mode = 'append' ORDER BY seq DESC LIMIT ?
-                    """,
+                    """),
                 arguments: [stream.description, limit]
             ).map(Self.notification(from:))
             let lastSeq = try Int64.fetchOne(
-                db, sql: "SELECT last_seq FROM stream WHERE name = ?", arguments: [stream.description]) ?? 0
+                try db.cachedStatement(sql: "SELECT last_seq FROM stream WHERE name = ?"), arguments: [stream.description]) ?? 0
             return (events, lastSeq)
         }
     }
 
     public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
-        try await pool.read { db in
+        try read { db in
             let cursor = try Row.fetchOne(
-                db, sql: "SELECT last_seq, evicted_through FROM stream WHERE name = ?", arguments: [stream.description])
+                try db.cachedStatement(sql: "SELECT last_seq, evicted_through FROM stream WHERE name = ?"), arguments: [stream.description])
             let notifications = try Row.fetchAll(
-                db,
-                sql: """
+                try db.cachedStatement(sql: """
                     SELECT id, name, data, timestamp, seq, mode FROM notification
                     WHERE stream = ? AND (seq > ? OR mode = 'replace') ORDER BY seq
-                    """,
+                    """),
                 arguments: [stream.description, seq]
             ).map(Self.notification(from:))
             return StreamReplay(
@@ -53,13 +51,12 @@ extension SQLiteStore {
         case .seq(let seq): (condition, bound) = ("seq > ?", seq.databaseValue)
         case .timestamp(let time): (condition, bound) = ("timestamp > ?", time.databaseValue)
         }
-        return try await pool.read { db in
+        return try readSingleStatement { db in
             try Row.fetchAll(
-                db,
-                sql: """
+                try db.cachedStatement(sql: """
                     SELECT id, name, data, timestamp, seq, mode FROM notification
                     WHERE stream = ? AND \(condition) ORDER BY seq LIMIT ?
-                    """,
+                    """),
                 arguments: [stream.description, bound, limit]
             ).map(Self.notification(from:))
         }
@@ -72,8 +69,9 @@ extension SQLiteStore {
     }
 
     public func lastSeq(of stream: StreamName) async throws -> Int64 {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT last_seq FROM stream WHERE name = ?", arguments: [stream.description])
+        try readSingleStatement { db in
+            try Int64.fetchOne(
+                try db.cachedStatement(sql: "SELECT last_seq FROM stream WHERE name = ?"), arguments: [stream.description])
                 ?? 0
         }
     }
@@ -86,21 +84,18 @@ extension SQLiteStore {
         let key = stream.description
         guard
             let seq = try Int64.fetchOne(
-                db,
-                sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO stream (name, last_seq) VALUES (?, 1)
                     ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1
                     RETURNING last_seq
-                    """,
+                    """),
                 arguments: [key])
         else { throw DatabaseError(message: "stream cursor was not advanced") }
         let timestamp = now.timeIntervalSince1970
         if mode == .replace {
-            try db.execute(sql: "DELETE FROM notification WHERE stream = ? AND name = ?", arguments: [key, name])
+            try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ?").execute(arguments: [key, name])
         }
-        try db.execute(
-            sql: "INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [key, seq, name, mode.rawValue, json, timestamp])
+        try db.cachedStatement(sql: "INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [key, seq, name, mode.rawValue, json, timestamp])
         let notification = StreamNotification(
             id: db.lastInsertedRowID, name: name, json: json, timestamp: timestamp, seq: seq, mode: mode)
         if mode == .append { try applyRetention(db, stream: key, now: timestamp) }
@@ -111,22 +106,17 @@ extension SQLiteStore {
     /// dropped so a reader resuming from before it can be told it missed something.
     private func applyRetention(_ db: Database, stream: String, now: Double) throws {
         let cutoffSeq = try Int64.fetchOne(
-            db,
-            sql: """
+                try db.cachedStatement(sql: """
                 SELECT MAX(seq) FROM (
                     SELECT seq FROM notification WHERE stream = ? AND mode = 'append' AND timestamp < ?
                     UNION ALL
                     SELECT seq FROM (
                         SELECT seq FROM notification WHERE stream = ? AND mode = 'append'
                         ORDER BY seq DESC LIMIT -1 OFFSET ?))
-                """,
+                """),
             arguments: [stream, now - retention.maxAge, stream, retention.maxCount])
         guard let cutoffSeq else { return }
-        try db.execute(
-            sql: "DELETE FROM notification WHERE stream = ? AND mode = 'append' AND seq <= ?",
-            arguments: [stream, cutoffSeq])
-        try db.execute(
-            sql: "UPDATE stream SET evicted_through = MAX(evicted_through, ?) WHERE name = ?",
-            arguments: [cutoffSeq, stream])
+        try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND mode = 'append' AND seq <= ?").execute(arguments: [stream, cutoffSeq])
+        try db.cachedStatement(sql: "UPDATE stream SET evicted_through = MAX(evicted_through, ?) WHERE name = ?").execute(arguments: [cutoffSeq, stream])
     }
 }
