@@ -13,7 +13,15 @@ public final class StreamHub: Sendable {
         var bySubscriber: [ObjectIdentifier: (subscriber: any StreamSubscriber, streams: Set<StreamName>)] = [:]
     }
 
+    /// Deliveries waiting for their event loop, per loop. A loop has at most one drain task
+    /// scheduled; deliveries that arrive meanwhile join the batch it will write.
+    private struct LoopBacklog {
+        var batches: [(StreamEvent, [(any StreamSubscriber, ByteBuffer)])] = []
+        var scheduled = false
+    }
+
     private let registry = Mutex(Registry())
+    private let backlogs = Mutex([ObjectIdentifier: LoopBacklog]())
     public let pollWaiters = PollWaiters()
 
     public init() {}
@@ -66,10 +74,35 @@ public final class StreamHub: Sendable {
             let loop = subscriber.eventLoop
             byLoop[ObjectIdentifier(loop), default: (loop, [])].subscribers.append((subscriber, frame))
         }
-        for (loop, batch) in byLoop.values {
-            loop.execute {
-                for (subscriber, frame) in batch { subscriber.deliver(event, frame: frame) }
+        for (id, entry) in byLoop {
+            let schedule = backlogs.withLock { backlogs -> Bool in
+                backlogs[id, default: LoopBacklog()].batches.append((event, entry.subscribers))
+                if backlogs[id]!.scheduled { return false }
+                backlogs[id]!.scheduled = true
+                return true
             }
+            if schedule { entry.loop.execute { self.drain(id) } }
+        }
+    }
+
+    /// Writes every delivery queued for one loop, then flushes each connection once.
+    private func drain(_ loop: ObjectIdentifier) {
+        let batches = backlogs.withLock { backlogs in
+            let batches = backlogs[loop]?.batches ?? []
+            backlogs[loop] = LoopBacklog()
+            return batches
+        }
+        var touched: [ObjectIdentifier: any StreamSubscriber] = [:]
+        for (event, subscribers) in batches {
+            for (subscriber, frame) in subscribers {
+                subscriber.deliver(event, frame: frame)
+                if batches.count > 1 { touched[ObjectIdentifier(subscriber)] = subscriber }
+            }
+        }
+        if batches.count > 1 {
+            for subscriber in touched.values { subscriber.flush() }
+        } else if let (_, subscribers) = batches.first {
+            for (subscriber, _) in subscribers { subscriber.flush() }
         }
     }
 

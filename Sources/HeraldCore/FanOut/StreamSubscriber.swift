@@ -17,11 +17,14 @@ public struct EventEncoding: Sendable, Hashable {
 
 /// A held connection (SSE, WebSocket) that the hub pushes events to.
 ///
-/// The hub calls `deliver` and `heartbeat` on the subscriber's own event loop, in the order events
-/// were delivered, so a subscriber keeps its state without locks by touching it only there.
+/// The hub calls `deliver`, `flush` and `heartbeat` on the subscriber's own event loop, in the
+/// order events were delivered, so a subscriber keeps its state without locks by touching it only
+/// there. `deliver` only queues the bytes; the hub calls `flush` once after a batch of events, so
+/// events that pile up while a loop is busy leave in one write.
 public protocol StreamSubscriber: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
     var encoding: EventEncoding { get }
     func deliver(_ event: StreamEvent, frame: ByteBuffer)
+    func flush()
     func heartbeat()
 }

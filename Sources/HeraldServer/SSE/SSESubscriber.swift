@@ -22,6 +22,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     let encoding: EventEncoding
     private var cursors: StreamCursors
     private var pending: [(StreamEvent, ByteBuffer)]? = []
+    private var unflushed = false
     private let ended: EventLoopPromise<Void>
 
     var eventLoop: any EventLoop { channel.eventLoop }
@@ -41,6 +42,12 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         guard pending != nil else { return write(event, frame: frame) }
         if pending!.count >= Self.maxPendingEvents { return disconnect() }
         pending!.append((event, frame))
+    }
+
+    func flush() {
+        guard unflushed else { return }
+        unflushed = false
+        channel.flush()
     }
 
     func heartbeat() {
@@ -65,14 +72,14 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
                     } else {
                         // A state the client has seen before, re-sent so it is surely current;
                         // without an id, so the client's cursor does not move back.
-                        send(SSEFrame.frame(id: nil, name: notification.name, data: notification.json), flush: false)
+                        send(SSEFrame.frame(id: nil, name: notification.name, data: notification.json))
                     }
                 }
             }
             let held = pending ?? []
             pending = nil
             for (event, frame) in held { write(event, frame: frame) }
-            channel.flush()
+            flush()
         }
     }
 
@@ -88,9 +95,9 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         guard channel.isWritable else { return disconnect() }
         cursors.set(seq, for: event.stream)
         if streams.count > 1 {
-            send(SSEFrame.id(cursors.formatted(for: streams)), flush: false)
+            send(SSEFrame.id(cursors.formatted(for: streams)))
         }
-        send(frame, flush: pending == nil)
+        send(frame)
     }
 
     private func writeReset(stream: StreamName, cursor: Int64, evictedThrough: Int64) {
@@ -98,15 +105,13 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         let data = #"{"stream":"\#(stream)","cursor":\#(cursor),"missed_through":\#(evictedThrough)}"#
         cursors.set(evictedThrough, for: stream)
         let id = streams.count > 1 ? cursors.formatted(for: streams) : String(evictedThrough)
-        send(SSEFrame.frame(id: id, name: "herald.reset", data: data), flush: false)
+        send(SSEFrame.frame(id: id, name: "herald.reset", data: data))
     }
 
-    private func send(_ buffer: ByteBuffer, flush: Bool) {
-        if flush {
-            channel.writeAndFlush(HTTPResponsePart.body(buffer), promise: nil)
-        } else {
-            channel.write(HTTPResponsePart.body(buffer), promise: nil)
-        }
+    /// Queues bytes on the connection; they leave at the next `flush`.
+    private func send(_ buffer: ByteBuffer) {
+        channel.write(HTTPResponsePart.body(buffer), promise: nil)
+        unflushed = true
     }
 
     /// A client that cannot keep up is cut off rather than buffered without bound.

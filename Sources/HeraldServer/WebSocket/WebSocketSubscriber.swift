@@ -13,6 +13,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     let encoding = WebSocketFrames.event
     private var cursors: [StreamName: Int64] = [:]
     private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+    private var unflushed = false
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
@@ -29,6 +30,12 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
+    func flush() {
+        guard unflushed else { return }
+        unflushed = false
+        channel.flush()
+    }
+
     /// Pings are the WebSocket layer's job (auto-ping); nothing to add here.
     func heartbeat() {}
 
@@ -43,23 +50,23 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     /// Acknowledges the subscription, writes the history after `cursor`, then what arrived meanwhile.
     func start(_ stream: StreamName, cursor: Int64?, replay: StreamReplay, ack: ByteBuffer) {
         eventLoop.execute { [self] in
-            send(ack, flush: false)
+            enqueue(ack)
             let from = cursor ?? 0
             if let cursor, cursor < replay.evictedThrough {
-                send(WebSocketFrames.reset(stream, cursor: cursor, missedThrough: replay.evictedThrough), flush: false)
+                enqueue(WebSocketFrames.reset(stream, cursor: cursor, missedThrough: replay.evictedThrough))
             }
             cursors[stream] = max(from, cursor == nil ? 0 : replay.evictedThrough)
             for notification in replay.notifications {
                 let event = StreamEvent(stream: stream, notification: notification)
                 if notification.seq > cursors[stream]! {
-                    write(event, frame: encoding.encode(event), flush: false)
+                    write(event, frame: encoding.encode(event))
                 } else {
-                    send(WebSocketFrames.encode(event, resent: true), flush: false)
+                    enqueue(WebSocketFrames.encode(event, resent: true))
                 }
             }
             let held = pending.removeValue(forKey: stream) ?? []
-            for (event, frame) in held { write(event, frame: frame, flush: false) }
-            channel.flush()
+            for (event, frame) in held { write(event, frame: frame) }
+            flush()
         }
     }
 
@@ -72,23 +79,23 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
 
     /// A frame of the session's own (ack, error, pong), in order with the events.
     func send(_ buffer: ByteBuffer) {
-        eventLoop.execute { [self] in send(buffer, flush: true) }
+        eventLoop.execute { [self] in
+            enqueue(buffer)
+            flush()
+        }
     }
 
-    private func write(_ event: StreamEvent, frame: ByteBuffer, flush: Bool = true) {
+    private func write(_ event: StreamEvent, frame: ByteBuffer) {
         guard let cursor = cursors[event.stream], event.notification.seq > cursor else { return }
         guard channel.isWritable else { return overflow() }
         cursors[event.stream] = event.notification.seq
-        send(frame, flush: flush)
+        enqueue(frame)
     }
 
-    private func send(_ buffer: ByteBuffer, flush: Bool) {
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: buffer)
-        if flush {
-            channel.writeAndFlush(frame, promise: nil)
-        } else {
-            channel.write(frame, promise: nil)
-        }
+    /// Queues a text frame; it leaves at the next `flush`.
+    private func enqueue(_ buffer: ByteBuffer) {
+        channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+        unflushed = true
     }
 
     /// A reader that cannot keep up is told why and cut off; it resumes by cursor.
