@@ -72,6 +72,16 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3: unread count kept on the user") { db in
+            // Counting unread messages on every send grew with the inbox; the count is now kept up
+            // to date in the same transactions that change it, starting from the exact value.
+            try db.execute(sql: """
+                ALTER TABLE user ADD COLUMN unread_count INTEGER NOT NULL DEFAULT 0;
+                UPDATE user SET unread_count = (
+                    SELECT COUNT(*) FROM message m
+                    WHERE m.recipient_id = user.id AND m.created_at > COALESCE(user.last_message_read_time, 0));
+                """)
+        }
         return migrator
     }
 }

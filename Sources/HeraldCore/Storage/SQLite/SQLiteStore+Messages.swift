@@ -18,7 +18,12 @@ extension SQLiteStore {
             let message = Message(
                 id: db.lastInsertedRowID, sender: sender, recipient: recipient["username"], body: body,
                 createdAt: Date(timeIntervalSince1970: createdAt))
-            let unread = try Self.unreadCount(db, userID: recipientID)
+            guard
+                let unread = try Int.fetchOne(
+                    try db.cachedStatement(
+                        sql: "UPDATE user SET unread_count = unread_count + 1 WHERE id = ? RETURNING unread_count"),
+                    arguments: [recipientID])
+            else { throw StoreError.unknownUser }
             let notification = try self.write(
                 db, to: .user(recipientID), name: NotificationName.unreadMessageCount, json: String(unread),
                 mode: .replace, at: now)
@@ -28,7 +33,8 @@ extension SQLiteStore {
 
     public func markMessagesRead(userID: Int64, at now: Date) async throws -> StreamNotification {
         try await pool.write { db in
-            try db.cachedStatement(sql: "UPDATE user SET last_message_read_time = ? WHERE id = ?").execute(arguments: [now.timeIntervalSince1970, userID])
+            try db.cachedStatement(sql: "UPDATE user SET last_message_read_time = ?, unread_count = 0 WHERE id = ?")
+                .execute(arguments: [now.timeIntervalSince1970, userID])
             guard db.changesCount == 1 else { throw StoreError.unknownUser }
             return try self.write(
                 db, to: .user(userID), name: NotificationName.unreadMessageCount, json: "0", mode: .replace, at: now)
@@ -57,16 +63,10 @@ extension SQLiteStore {
     }
 
     public func unreadMessageCount(userID: Int64) async throws -> Int {
-        try readSingleStatement { db in try Self.unreadCount(db, userID: userID) }
-    }
-
-    static func unreadCount(_ db: Database, userID: Int64) throws -> Int {
-        try Int.fetchOne(
-                try db.cachedStatement(sql: """
-                SELECT COUNT(*) FROM message m JOIN user u ON u.id = m.recipient_id
-                WHERE m.recipient_id = ? AND m.created_at > COALESCE(u.last_message_read_time, 0)
-                """),
-            arguments: [userID]) ?? 0
+        try readSingleStatement { db in
+            try Int.fetchOne(try db.cachedStatement(sql: "SELECT unread_count FROM user WHERE id = ?"), arguments: [userID])
+                ?? 0
+        }
     }
 
     static func username(_ db: Database, id: Int64) throws -> String? {
