@@ -148,3 +148,13 @@ def test_cross_site_cookie_upgrades_are_refused(herald):
     with connect(ws_url(herald), additional_headers={"Cookie": cookie, "Origin": herald.base}, open_timeout=5) as same:
         same.send(json.dumps({"id": 1, "type": "subscribe", "stream": "user"}))
         assert json.loads(same.recv(timeout=5))["type"] == "ack"
+
+
+def test_sigterm_closes_sockets_with_going_away(herald):
+    name, token = new_user(herald)
+    client = Client(herald, token)
+    assert client.call(type="subscribe", stream="user")["type"] == "ack"
+    assert herald.stop() == 0
+    with pytest.raises(ConnectionClosed) as closed:
+        client.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001

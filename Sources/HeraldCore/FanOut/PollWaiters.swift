@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Waiting happens in two steps so that nothing falls between reading the store and waiting:
 /// `register` first, then read the store, then `wait` (or `cancel` when the read found something).
-/// An advance delivered after `register` but before `wait` is remembered, and `wait` returns at once.
+/// A delivery after `register` but before `wait` is remembered, and `wait` returns at once.
 public final class PollWaiters: Sendable {
     /// A reader's place in the hub, from `register` until `wait` returns or `cancel`.
     public struct Ticket: Sendable {
@@ -57,7 +57,7 @@ public final class PollWaiters: Sendable {
         finish(ticket, woken: false)
     }
 
-    /// Suspends until the ticket's stream advances past its cursor (true), or until `timeout`
+    /// Suspends until the ticket's stream moves past its cursor (true), or until `timeout`
     /// passes or the task is cancelled (false). Each ticket is waited on once.
     public func wait(_ ticket: Ticket, timeout: TimeAmount, on eventLoop: any EventLoop) async -> Bool {
         await withTaskCancellationHandler {

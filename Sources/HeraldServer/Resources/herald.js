@@ -14,6 +14,7 @@
 
   var handlers = { unread_message_count: [setMessageCount] };
   var eventSource = null;
+  var lastEventId = null;   // the cursor of the last event seen, for reconnecting by hand
 
   function on(name, fn) {
     if (!handlers[name]) {
@@ -29,6 +30,7 @@
   }
 
   function sseListener(event) {
+    if (event.lastEventId) lastEventId = event.lastEventId;
     var data;
     try { data = JSON.parse(event.data); } catch (e) { return; }
     dispatch(event.type, data);
@@ -67,8 +69,10 @@
         source.close();
         eventSource = null;
         if (failures >= 5) { longPoll(); return; }
-        setTimeout(function () { connectSSE(document.body.getAttribute("data-herald-since") || "0", failures); },
-                   Math.min(30000, 500 * Math.pow(2, failures)));
+        // Refused outright (a cursor from another database, say): start again from where this
+        // page's stream got to, or from the page's own cursor, and then from scratch.
+        var resume = failures > 1 ? "0" : (lastEventId || initialCursor());
+        setTimeout(function () { connectSSE(resume, failures); }, Math.min(30000, 500 * Math.pow(2, failures)));
       }
     };
   }

@@ -30,8 +30,8 @@ struct WebSocketEndpoint {
                     try await outbound.close(.messageTooLarge, reason: "message larger than \(limit) bytes")
                 }
             } onGracefulShutdown: {
-                // Tell the client to go elsewhere; it resumes from its cursors.
-                context.requestContext.channel.close(promise: nil)
+                // The client reconnects (elsewhere) and resumes from its cursors.
+                session.goAway()
             }
         }
     }

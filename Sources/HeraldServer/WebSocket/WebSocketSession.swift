@@ -49,6 +49,10 @@ final class WebSocketSession: @unchecked Sendable {
         herald.hub.unsubscribeAll(subscriber)
     }
 
+    func goAway() {
+        subscriber.goAway()
+    }
+
     private func run(_ type: String, _ object: [String: Any], text: String, id: String) async throws {
         switch type {
         case "ping":

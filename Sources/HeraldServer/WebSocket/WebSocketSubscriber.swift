@@ -98,11 +98,20 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         unflushed = true
     }
 
+    /// The server is stopping: tell the client to go elsewhere (1001), then close.
+    func goAway() {
+        eventLoop.execute { [self] in close(code: .goingAway, reason: "server shutting down: resume elsewhere") }
+    }
+
     /// A reader that cannot keep up is told why and cut off; it resumes by cursor.
     private func overflow() {
-        var data = channel.allocator.buffer(capacity: 32)
-        data.write(webSocketErrorCode: .unknown(1013))
-        data.writeString("too slow: resume from your cursor")
+        close(code: .unknown(1013), reason: "too slow: resume from your cursor")
+    }
+
+    private func close(code: WebSocketErrorCode, reason: String) {
+        var data = channel.allocator.buffer(capacity: 64)
+        data.write(webSocketErrorCode: code)
+        data.writeString(reason)
         channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: nil)
         channel.close(promise: nil)
     }
