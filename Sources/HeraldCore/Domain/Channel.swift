@@ -24,14 +24,7 @@ public struct Channel: Sendable, Equatable {
 
     /// Channel names are 1–64 of `[A-Za-z0-9_.-]`: safe in URLs, SSE ids and Redis channel names.
     public static func problem(withName name: String) -> String? {
-        guard (1...64).contains(name.utf8.count),
-            name.unicodeScalars.allSatisfy({ scalar in
-                switch scalar {
-                case "a"..."z", "A"..."Z", "0"..."9", "_", ".", "-": true
-                default: false
-                }
-            })
-        else { return "A channel name has 1 to 64 of the characters A–Z, a–z, 0–9, '_', '.' and '-'." }
+        guard (1...64).contains(name.utf8.count), NameCharacters.only(name, punctuation: ["_", ".", "-"]) else { return "A channel name has 1 to 64 of the characters A–Z, a–z, 0–9, '_', '.' and '-'." }
         return nil
     }
 }

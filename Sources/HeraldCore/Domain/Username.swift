@@ -7,16 +7,9 @@ public enum Username {
         guard allowedLength.contains(candidate.count) else {
             return "A username has \(allowedLength.lowerBound) to \(allowedLength.upperBound) characters."
         }
-        guard candidate.unicodeScalars.allSatisfy(isAllowed) else {
+        guard NameCharacters.only(candidate, punctuation: ["_", ".", "-"]) else {
             return "A username may contain only letters A–Z, digits, '_', '.' and '-'."
         }
         return nil
-    }
-
-    private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar {
-        case "a"..."z", "A"..."Z", "0"..."9", "_", ".", "-": true
-        default: false
-        }
     }
 }

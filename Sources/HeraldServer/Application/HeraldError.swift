@@ -1,3 +1,4 @@
+import HeraldCore
 import Hummingbird
 
 /// A request Herald refuses: the status, a stable machine-readable code and a sentence for people.
@@ -24,6 +25,14 @@ struct HeraldError: Error, Sendable {
     }
     static let `internal` = HeraldError(
         status: .internalServerError, code: "internal", message: "Something went wrong on our side.")
+
+    /// A cursor past the stream's last seq: from another database, or made up. Every transport
+    /// refuses it the same way rather than wait for events that may never come.
+    static func cursorAhead(_ cursor: Int64, of stream: StreamName, lastSeq: Int64) -> Self {
+        .badRequest(
+            "The cursor \(cursor) is ahead of \(stream), which is at \(lastSeq). Resume from \(lastSeq) or 0.",
+            code: "cursor_ahead")
+    }
 
     static func tooLarge(limit: Int) -> Self {
         .init(status: .contentTooLarge, code: "body_too_large", message: "The request body is larger than \(limit) bytes.")

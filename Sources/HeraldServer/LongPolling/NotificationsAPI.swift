@@ -29,11 +29,7 @@ struct NotificationsAPI {
         let after: Int64
         switch cursor {
         case .seq(let seq):
-            guard seq <= lastSeq else {
-                throw HeraldError.badRequest(
-                    "The cursor \(seq) is ahead of this stream, which is at \(lastSeq). Resume from \(lastSeq) or 0.",
-                    code: "cursor_ahead")
-            }
+            guard seq <= lastSeq else { throw HeraldError.cursorAhead(seq, of: stream, lastSeq: lastSeq) }
             after = seq
         case .timestamp:
             after = lastSeq

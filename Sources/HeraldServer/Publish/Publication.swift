@@ -65,12 +65,7 @@ struct Publication {
     /// Event names travel in SSE `event:` lines and WebSocket frames: 1–64 of `[A-Za-z0-9_.:-]`,
     /// and the `herald.` prefix is Herald's own (`herald.reset`).
     static func problem(withEventName name: String) -> String? {
-        let allowed = (1...64).contains(name.utf8.count) && name.unicodeScalars.allSatisfy { scalar in
-            switch scalar {
-            case "a"..."z", "A"..."Z", "0"..."9", "_", ".", ":", "-": true
-            default: false
-            }
-        }
+        let allowed = (1...64).contains(name.utf8.count) && NameCharacters.only(name, punctuation: ["_", ".", ":", "-"])
         if !allowed { return "A name has 1 to 64 of the characters A–Z, a–z, 0–9, '_', '.', ':' and '-'." }
         if name.hasPrefix("herald.") { return "Names starting with herald. are reserved." }
         return nil

@@ -71,8 +71,7 @@ struct EventsEndpoint {
             let requested = cursors.seq(of: stream)
             let replay = try await herald.store.replay(stream, after: requested ?? 0)
             if let requested, requested > replay.lastSeq {
-                throw HeraldError.badRequest(
-                    "The cursor \(requested) is ahead of \(stream), which is at \(replay.lastSeq).", code: "cursor_ahead")
+                throw HeraldError.cursorAhead(requested, of: stream, lastSeq: replay.lastSeq)
             }
             if requested == nil, case .channel = stream {
                 // A channel joined without a cursor starts live: no history, just its states.

@@ -118,8 +118,7 @@ final class WebSocketSession: @unchecked Sendable {
         do {
             var replay = try await herald.store.replay(stream, after: cursor ?? 0)
             if let cursor, cursor > replay.lastSeq {
-                throw HeraldError.badRequest(
-                    "The cursor \(cursor) is ahead of this stream, which is at \(replay.lastSeq).", code: "cursor_ahead")
+                throw HeraldError.cursorAhead(cursor, of: stream, lastSeq: replay.lastSeq)
             }
             if cursor == nil, case .channel = stream {
                 // Joined without a cursor, a channel starts live, with its current states.
