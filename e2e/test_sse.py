@@ -80,6 +80,23 @@ def test_channels_join_the_stream_with_a_composite_cursor(herald):
     resumed.close()
 
 
+def test_a_channel_joined_live_is_resumed_from_where_it_was_joined(herald):
+    name, token = new_user(herald)
+    for n in range(3):
+        herald.publish(channel="history", name="old", data=n)
+    stream = Stream(herald, token, path="/api/events?channel=history")
+    herald.publish(user=name, name="ping", data=1)
+    event = stream.next()
+    # The id says the channel was joined at seq 3, so resuming does not replay the old lines.
+    assert (event.id, event.event) == ("1;history=3", "ping")
+    stream.close()
+    herald.publish(channel="history", name="new", data=3)
+    resumed = Stream(herald, token, path="/api/events?channel=history", last_event_id=event.id)
+    event = resumed.next()
+    assert (event.id, event.event, event.data) == ("1;history=4", "new", "3")
+    resumed.close()
+
+
 def test_members_only_channels_are_refused_to_others(herald):
     herald.add_user("member")
     name, token = new_user(herald)

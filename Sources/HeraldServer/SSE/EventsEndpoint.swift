@@ -29,12 +29,13 @@ struct EventsEndpoint {
 
         // Subscribe first, then read the history: whatever is published in between is held by the
         // subscriber and written after the history, minus what the history already had.
-        let subscriber = SSESubscriber(channel: context.channel, streams: streams, cursors: cursors)
+        let subscriber = SSESubscriber(channel: context.channel, streams: streams)
         let hub = herald.hub
         hub.subscribe(subscriber, to: streams)
         let replays: [(StreamName, StreamReplay)]
+        let start: StreamCursors
         do {
-            replays = try await replay(streams, cursors: cursors)
+            (replays, start) = try await replay(streams, cursors: cursors)
         } catch {
             hub.unsubscribe(subscriber, from: streams)
             throw error
@@ -52,7 +53,7 @@ struct EventsEndpoint {
                 // writes to the channel directly.
                 try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))
                 try? await context.channel.pipeline.addHandler(InboundCloseHandler(), position: .first).get()
-                subscriber.start(with: replays)
+                subscriber.start(with: replays, from: start)
                 try? await withGracefulShutdownHandler {
                     try await subscriber.finished.get()
                 } onGracefulShutdown: {
@@ -62,27 +63,30 @@ struct EventsEndpoint {
             })
     }
 
-    /// Reads each stream's history after its cursor, refusing cursors from the future.
-    private func replay(_ streams: [StreamName], cursors: StreamCursors) async throws
-        -> [(StreamName, StreamReplay)]
+    /// Reads each stream's history after its cursor, refusing cursors from the future. Returns the
+    /// histories and the cursors to start from: a channel joined without a cursor starts at its
+    /// current seq (live, with its states), so the ids written afterwards resume it from there.
+    private func replay(_ streams: [StreamName], cursors requested: StreamCursors) async throws
+        -> (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
     {
         var replays: [(StreamName, StreamReplay)] = []
+        var cursors = requested
         for stream in streams {
-            let requested = cursors.seq(of: stream)
-            let replay = try await herald.store.replay(stream, after: requested ?? 0)
-            if let requested, requested > replay.lastSeq {
-                throw HeraldError.cursorAhead(requested, of: stream, lastSeq: replay.lastSeq)
+            let cursor = requested.seq(of: stream)
+            var replay = try await herald.store.replay(stream, after: cursor ?? 0)
+            if let cursor, cursor > replay.lastSeq {
+                throw HeraldError.cursorAhead(cursor, of: stream, lastSeq: replay.lastSeq)
             }
-            if requested == nil, case .channel = stream {
-                // A channel joined without a cursor starts live: no history, just its states.
-                replays.append((stream, StreamReplay(
-                    notifications: replay.notifications.filter { $0.mode == .replace },
-                    evictedThrough: 0, lastSeq: replay.lastSeq)))
-            } else {
-                replays.append((stream, replay))
+            if cursor == nil {
+                replay.evictedThrough = 0  // a reader with no cursor has missed nothing
+                if case .channel = stream {
+                    replay.notifications = replay.notifications.filter { $0.mode == .replace }
+                    cursors.set(replay.lastSeq, for: stream)
+                }
             }
+            replays.append((stream, replay))
         }
-        return replays
+        return (replays, cursors)
     }
 
     static func cursors(_ request: Request) throws -> StreamCursors {

@@ -20,7 +20,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     let channel: any NIOCore.Channel
     let streams: [StreamName]
     let encoding: EventEncoding
-    private var cursors: StreamCursors
+    private var cursors = StreamCursors()
     private var pending: [(StreamEvent, ByteBuffer)]? = []
     private var unflushed = false
     private let ended: EventLoopPromise<Void>
@@ -29,10 +29,9 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     /// Completes when the connection is over: the client left, fell behind, or the server stops.
     var finished: EventLoopFuture<Void> { ended.futureResult }
 
-    init(channel: any NIOCore.Channel, streams: [StreamName], cursors: StreamCursors) {
+    init(channel: any NIOCore.Channel, streams: [StreamName]) {
         self.channel = channel
         self.streams = streams
-        self.cursors = cursors
         self.encoding = streams.count == 1 ? SSEFrame.withID : SSEFrame.withoutID
         self.ended = channel.eventLoop.makePromise()
         channel.closeFuture.whenComplete { [ended] _ in ended.succeed() }
@@ -57,9 +56,10 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     }
 
     /// Writes the history, then the live events that arrived meanwhile, and goes live.
-    /// `replays` pairs each stream with what the store holds after the client's cursor.
-    func start(with replays: [(StreamName, StreamReplay)]) {
+    /// `replays` pairs each stream with what the store holds after `cursors`, where each stream starts.
+    func start(with replays: [(StreamName, StreamReplay)], from cursors: StreamCursors) {
         eventLoop.execute { [self] in
+            self.cursors = cursors
             for (stream, replay) in replays {
                 let cursor = cursors.seq(of: stream) ?? 0
                 if cursor < replay.evictedThrough {

@@ -120,14 +120,18 @@ final class WebSocketSession: @unchecked Sendable {
             if let cursor, cursor > replay.lastSeq {
                 throw HeraldError.cursorAhead(cursor, of: stream, lastSeq: replay.lastSeq)
             }
-            if cursor == nil, case .channel = stream {
-                // Joined without a cursor, a channel starts live, with its current states.
-                replay.notifications = replay.notifications.filter { $0.mode == .replace }
-                replay.evictedThrough = 0
+            var start = cursor ?? 0
+            if cursor == nil {
+                replay.evictedThrough = 0  // a reader with no cursor has missed nothing
+                if case .channel = stream {
+                    // Joined without a cursor, a channel starts live at its current seq, with its states.
+                    replay.notifications = replay.notifications.filter { $0.mode == .replace }
+                    start = replay.lastSeq
+                }
             }
             let ack = WebSocketFrames.ack(
                 id, ["stream": JSONResponse.quoted(WebSocketFrames.label(stream)), "seq": String(replay.lastSeq)])
-            subscriber.start(stream, cursor: cursor, replay: replay, ack: ack)
+            subscriber.start(stream, from: start, requested: cursor, replay: replay, ack: ack)
         } catch {
             herald.hub.unsubscribe(subscriber, from: [stream])
             streams.remove(stream)

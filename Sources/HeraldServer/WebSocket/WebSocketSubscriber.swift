@@ -47,15 +47,15 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    /// Acknowledges the subscription, writes the history after `cursor`, then what arrived meanwhile.
-    func start(_ stream: StreamName, cursor: Int64?, replay: StreamReplay, ack: ByteBuffer) {
+    /// Acknowledges the subscription, writes the history after `start`, then what arrived
+    /// meanwhile. `requested` is the client's own cursor, if it gave one.
+    func start(_ stream: StreamName, from start: Int64, requested: Int64?, replay: StreamReplay, ack: ByteBuffer) {
         eventLoop.execute { [self] in
             enqueue(ack)
-            let from = cursor ?? 0
-            if let cursor, cursor < replay.evictedThrough {
-                enqueue(WebSocketFrames.reset(stream, cursor: cursor, missedThrough: replay.evictedThrough))
+            if let requested, requested < replay.evictedThrough {
+                enqueue(WebSocketFrames.reset(stream, cursor: requested, missedThrough: replay.evictedThrough))
             }
-            cursors[stream] = max(from, cursor == nil ? 0 : replay.evictedThrough)
+            cursors[stream] = max(start, replay.evictedThrough)
             for notification in replay.notifications {
                 let event = StreamEvent(stream: stream, notification: notification)
                 if notification.seq > cursors[stream]! {
