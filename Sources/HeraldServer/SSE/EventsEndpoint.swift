@@ -24,7 +24,7 @@ struct EventsEndpoint {
         for name in request.uri.queryParameters.getAll("channel") where !requested.contains(.channel(String(name))) {
             requested.append(try await access.readable(String(name), by: user).stream)
         }
-        let streams = Array(requested)
+        let streams = requested
         let cursors = try Self.cursors(request)
 
         // Subscribe first, then read the history: whatever is published in between is held by the
@@ -32,6 +32,8 @@ struct EventsEndpoint {
         let subscriber = SSESubscriber(channel: context.channel, streams: streams)
         let hub = herald.hub
         hub.subscribe(subscriber, to: streams)
+        // However the response ends (even before its body starts), the hub lets go of it.
+        context.channel.closeFuture.whenComplete { _ in hub.unsubscribeAll(subscriber) }
         let replays: [(StreamName, StreamReplay)]
         let start: StreamCursors
         do {
