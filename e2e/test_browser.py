@@ -144,3 +144,19 @@ def test_two_browsers_in_one_chat_room_see_each_others_lines(herald, browsers):
     assert lines(late) == expected
     for driver in (alice, bob, late):
         assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_without_event_source_the_page_falls_back_to_long_polling(herald, browsers):
+    herald.add_user("alice", "alice-password")
+    herald.add_user("bob", "bob-password")
+    alice, bob = browsers(), browsers()
+    # Bob's browser has no EventSource: herald.js must long-poll instead.
+    bob.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": "delete window.EventSource;"})
+    log_in(alice, herald.base, "alice", "alice-password")
+    log_in(bob, herald.base, "bob", "bob-password")
+    bob.get(herald.base + "/users")
+    assert bob.execute_script("return typeof window.EventSource") == "undefined"
+
+    send(alice, herald.base, "bob", "over long-polling")
+    WebDriverWait(bob, 5, poll_frequency=0.05).until(lambda d: badge(d).is_displayed() and badge(d).text == "1")
+    assert [e for e in bob.get_log("browser") if e["level"] == "SEVERE"] == []
