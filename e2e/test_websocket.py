@@ -158,3 +158,22 @@ def test_sigterm_closes_sockets_with_going_away(herald):
     with pytest.raises(ConnectionClosed) as closed:
         client.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def test_a_websocket_reader_that_falls_behind_is_closed_with_1013(herald):
+    name, token = new_user(herald)
+    # A client that stops reading: websockets stops pulling from the socket once 1 frame is queued.
+    ws = connect(ws_url(herald), additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5,
+                 max_queue=1, max_size=2 ** 22).__enter__()
+    ws.send(json.dumps({"id": 1, "type": "subscribe", "stream": "user"}))
+    payload = "y" * 32_000
+    for _ in range(400):  # 12.8 MB: past the socket buffers and the connection's write watermark
+        herald.publish(user=name, name="bulk", data=payload, mode="append")
+    codes = []
+    try:
+        while True:
+            ws.recv(timeout=10)
+    except ConnectionClosed as closed:
+        codes.append(closed.rcvd.code if closed.rcvd else None)
+    ws.__exit__(None, None, None)
+    assert codes == [1013]

@@ -14,6 +14,8 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     private var cursors: [StreamName: Int64] = [:]
     private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
     private var unflushed = false
+    /// Set once a close frame is queued: nothing more is written.
+    private var closing = false
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
@@ -22,6 +24,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     }
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
+        if closing { return }
         if pending[event.stream] != nil {
             if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return overflow() }
             pending[event.stream]!.append((event, frame))
@@ -86,7 +89,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     }
 
     private func write(_ event: StreamEvent, frame: ByteBuffer) {
-        guard let cursor = cursors[event.stream], event.notification.seq > cursor else { return }
+        guard !closing, let cursor = cursors[event.stream], event.notification.seq > cursor else { return }
         guard channel.isWritable else { return overflow() }
         cursors[event.stream] = event.notification.seq
         enqueue(frame)
@@ -108,11 +111,17 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         close(code: .unknown(1013), reason: "too slow: resume from your cursor")
     }
 
+    /// Queues a close frame behind what is already buffered, so a reader that catches up learns
+    /// why, and closes the connection once it is written, or after a grace period regardless.
     private func close(code: WebSocketErrorCode, reason: String) {
+        guard !closing else { return }
+        closing = true
         var data = channel.allocator.buffer(capacity: 64)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)
-        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data), promise: nil)
-        channel.close(promise: nil)
+        let channel = self.channel
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+            .whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
     }
 }
