@@ -97,6 +97,21 @@ def test_a_channel_joined_live_is_resumed_from_where_it_was_joined(herald):
     resumed.close()
 
 
+def test_a_stream_on_a_connection_that_served_other_requests_works_too(herald):
+    # Browsers reuse keep-alive connections: the event stream may not be the connection's first request.
+    name, token = new_user(herald)
+    session = requests.Session()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert session.get(herald.base + "/healthz", timeout=5).status_code == 200
+    response = session.get(herald.base + "/api/events", headers=auth, stream=True, timeout=(5, 10))
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/event-stream"
+    events = sseclient.SSEClient(response).events()
+    herald.publish(user=name, name="reused", data=1)
+    event = next(events)
+    assert (event.id, event.event, event.data) == ("1", "reused", "1")
+    response.close()
+
+
 def test_members_only_channels_are_refused_to_others(herald):
     herald.add_user("member")
     name, token = new_user(herald)

@@ -22,6 +22,7 @@ final class RecordingSubscriber: StreamSubscriber {
 
     func flush() { flushes.withLock { $0 += 1 } }
     func heartbeat() {}
+    func shutdown() {}
 }
 
 @Suite struct StreamHubTests {

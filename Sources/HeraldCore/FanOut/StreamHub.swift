@@ -108,13 +108,22 @@ public final class StreamHub: Sendable {
 
     /// Calls every subscriber's `heartbeat` on its event loop; `HeartbeatService` does this on a timer.
     public func heartbeat() {
+        forEachSubscriber { $0.heartbeat() }
+    }
+
+    /// Ends every held connection, for a graceful shutdown.
+    public func shutdownAll() {
+        forEachSubscriber { $0.shutdown() }
+    }
+
+    private func forEachSubscriber(_ body: @escaping @Sendable (any StreamSubscriber) -> Void) {
         let subscribers = registry.withLock { $0.bySubscriber.values.map(\.subscriber) }
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [any StreamSubscriber])] = [:]
         for subscriber in subscribers {
             byLoop[ObjectIdentifier(subscriber.eventLoop), default: (subscriber.eventLoop, [])].subscribers.append(subscriber)
         }
         for (loop, batch) in byLoop.values {
-            loop.execute { for subscriber in batch { subscriber.heartbeat() } }
+            loop.execute { for subscriber in batch { body(subscriber) } }
         }
     }
 }

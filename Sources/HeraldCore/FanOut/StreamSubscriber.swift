@@ -27,4 +27,6 @@ public protocol StreamSubscriber: AnyObject, Sendable {
     func deliver(_ event: StreamEvent, frame: ByteBuffer)
     func flush()
     func heartbeat()
+    /// The server is stopping: end the connection so the client resumes (elsewhere) by cursor.
+    func shutdown()
 }

@@ -16,8 +16,11 @@ enum JSONResponse {
     }
 
     static func error(_ error: HeraldError) -> Response {
-        let body = #"{"error":{"code":"# + quoted(error.code) + #","message":"# + quoted(error.message) + "}}"
-        return response(Data(body.utf8), status: error.status)
+        response(Data(errorBody(error).utf8), status: error.status)
+    }
+
+    static func errorBody(_ error: HeraldError) -> String {
+        #"{"error":{"code":"# + quoted(error.code) + #","message":"# + quoted(error.message) + "}}"
     }
 
     static func notifications(_ list: [StreamNotification]) -> Response {

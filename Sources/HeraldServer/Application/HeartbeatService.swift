@@ -4,7 +4,8 @@ import NIOPosix
 import ServiceLifecycle
 
 /// Writes a heartbeat to every held connection on a timer: it keeps proxies from closing idle
-/// streams, and a write to a vanished client fails, which closes its connection.
+/// streams, and a write to a vanished client fails, which closes its connection. On shutdown it
+/// ends the event streams, which Herald serves outside Hummingbird's draining.
 struct HeartbeatService: Service {
     let hub: StreamHub
     let interval: Duration
@@ -14,9 +15,10 @@ struct HeartbeatService: Service {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
-                return
+                break
             }
             hub.heartbeat()
         }
+        hub.shutdownAll()
     }
 }

@@ -1,5 +1,6 @@
 import HeraldCore
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
@@ -23,7 +24,7 @@ extension Herald {
         RoomController(herald: self).addRoutes(to: router)
         NotificationsAPI(herald: self).addRoutes(to: router)
         MessagesAPI(herald: self).addRoutes(to: router)
-        EventsEndpoint(herald: self).addRoutes(to: router)
+        EventStreams(herald: self).addRoutes(to: router)
         PublishAPI(herald: self).addRoutes(to: router)
         ChannelsAPI(herald: self).addRoutes(to: router)
         WebSocketEndpoint(herald: self).addRoutes(to: router)
@@ -36,16 +37,24 @@ extension Herald {
         logger: Logger = Logger(label: "herald"), onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = router()
+        let webSocketResponder = router.buildResponder()
+        let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(),
+            ws: .init(
+                maxFrameSize: configuration.maxRequestBody,
+                extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
+                autoPing: .enabled(timePeriod: .seconds(configuration.heartbeatSeconds))))
+        let streams = EventStreams(herald: self)
+        // Pages, the API and WebSocket go through Hummingbird; event streams are served leaner.
+        let server = HTTPServerBuilder { responder in
+            StreamingChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
+                streams: streams)
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router,
-                configuration: .init(
-                    http1: .init(),
-                    ws: .init(
-                        maxFrameSize: configuration.maxRequestBody,
-                        extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
-                        autoPing: .enabled(timePeriod: .seconds(configuration.heartbeatSeconds))))),
+            server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
             services: [HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds))],

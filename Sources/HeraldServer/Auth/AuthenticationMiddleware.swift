@@ -3,9 +3,6 @@ import HeraldCore
 import Hummingbird
 
 /// Finds out who is asking: a bearer access token, or else a session cookie.
-///
-/// A bearer token that matches nothing is refused outright (the caller meant to authenticate and
-/// got it wrong); a stale session cookie just leaves the visitor anonymous.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = HeraldRequestContext
     let store: any HeraldStore
@@ -14,7 +11,24 @@ struct AuthenticationMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        if let authorization = request.headers[.authorization] {
+        (context.identity, context.credential) = try await Authenticator(store: store).identify(
+            authorization: request.headers[.authorization], sessionCookie: request.cookies[SessionCookie.name]?.value)
+        return try await next(request, context)
+    }
+}
+
+/// Who a request comes from, given its `Authorization` header and session cookie. Shared by the
+/// router and the streaming connections that Herald serves outside it.
+///
+/// A bearer token that matches nothing is refused outright (the caller meant to authenticate and
+/// got it wrong); a stale session cookie just leaves the visitor anonymous.
+struct Authenticator: Sendable {
+    let store: any HeraldStore
+
+    func identify(authorization: String?, sessionCookie: String?) async throws
+        -> (user: User?, credential: HeraldRequestContext.Credential?)
+    {
+        if let authorization {
             guard authorization.lowercased().hasPrefix("bearer "),
                 case let token = authorization.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces),
                 !token.isEmpty
@@ -26,22 +40,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 guard try await store.hasAPIKey(digest: digest) else {
                     throw HeraldError.unauthorized("The server API key is not valid.")
                 }
-                context.credential = .serverKey
-            } else {
-                guard let user = try await store.user(accessTokenDigest: digest) else {
-                    throw HeraldError.unauthorized("The access token is not valid.")
-                }
-                context.identity = user
-                context.credential = .accessToken
+                return (nil, .serverKey)
             }
-        } else if let cookie = request.cookies[SessionCookie.name]?.value, !cookie.isEmpty {
+            guard let user = try await store.user(accessTokenDigest: digest) else {
+                throw HeraldError.unauthorized("The access token is not valid.")
+            }
+            return (user, .accessToken)
+        }
+        if let cookie = sessionCookie, !cookie.isEmpty {
             let digest = Secret.digest(cookie)
             if let user = try await store.user(sessionDigest: digest, now: Date()) {
-                context.identity = user
-                context.credential = .session(digest: digest)
+                return (user, .session(digest: digest))
             }
         }
-        return try await next(request, context)
+        return (nil, nil)
     }
 }
 

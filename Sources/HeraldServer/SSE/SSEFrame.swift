@@ -4,15 +4,33 @@ import NIOCore
 
 /// The Server-Sent Events wire format (WHATWG HTML, "Server-sent events").
 enum SSEFrame {
-    /// Every event with its `id:` line: for connections that read a single stream, where the
-    /// stream's seq is the whole cursor.
+    /// The encoding for a connection: events with their `id:` line for connections that read a
+    /// single stream (its seq is the whole cursor), without it for multi-stream connections (they
+    /// write their own composite id first); each as an HTTP/1.1 chunk, or bare for HTTP/1.0.
+    static func encoding(singleStream: Bool, chunked: Bool) -> EventEncoding {
+        switch (singleStream, chunked) {
+        case (true, true): withIDChunked
+        case (true, false): withID
+        case (false, true): withoutIDChunked
+        case (false, false): withoutID
+        }
+    }
+
     static let withID = EventEncoding(id: "sse+id") { event in
         frame(id: String(event.notification.seq), name: event.notification.name, data: event.notification.json)
     }
-
-    /// Events without `id:`: multi-stream connections write their own composite id first.
     static let withoutID = EventEncoding(id: "sse") { event in
         frame(id: nil, name: event.notification.name, data: event.notification.json)
+    }
+    static let withIDChunked = EventEncoding(id: "sse+id/chunked") { event in chunk(withID.encode(event)) }
+    static let withoutIDChunked = EventEncoding(id: "sse/chunked") { event in chunk(withoutID.encode(event)) }
+
+    /// `bytes` as one HTTP/1.1 chunk: its size in hex, the bytes, CRLF.
+    static func chunk(_ bytes: ByteBuffer) -> ByteBuffer {
+        var framed = ByteBuffer(string: String(bytes.readableBytes, radix: 16) + "\r\n")
+        framed.writeImmutableBuffer(bytes)
+        framed.writeString("\r\n")
+        return framed
     }
 
     static func frame(id: String?, name: String, data: String) -> ByteBuffer {
@@ -38,4 +56,7 @@ enum SSEFrame {
     }
 
     static let heartbeat = ByteBuffer(string: ": heartbeat\n\n")
+
+    /// The zero-size chunk that ends a chunked body cleanly.
+    static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 }

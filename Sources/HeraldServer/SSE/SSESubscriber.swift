@@ -1,6 +1,4 @@
-import HTTPTypes
 import HeraldCore
-import Hummingbird
 import NIOCore
 import NIOHTTPTypes
 
@@ -17,7 +15,18 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     /// disconnected and resumes by cursor.
     static let maxPendingEvents = 1024
 
+    /// How bytes reach the client.
+    enum Framing: Sendable {
+        /// As body parts through Hummingbird's HTTP handlers: a stream requested on a connection
+        /// that had served other requests before (browsers reuse them).
+        case responseBody
+        /// Straight to the socket, on a connection Herald serves itself (`EventStreamHandler`):
+        /// each event is the bytes the hub encoded once, already an HTTP/1.1 chunk when `chunked`.
+        case raw(chunked: Bool)
+    }
+
     let channel: any NIOCore.Channel
+    let framing: Framing
     let streams: [StreamName]
     let encoding: EventEncoding
     private var cursors = StreamCursors()
@@ -29,10 +38,12 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     /// Completes when the connection is over: the client left, fell behind, or the server stops.
     var finished: EventLoopFuture<Void> { ended.futureResult }
 
-    init(channel: any NIOCore.Channel, streams: [StreamName]) {
+    init(channel: any NIOCore.Channel, streams: [StreamName], framing: Framing) {
         self.channel = channel
+        self.framing = framing
         self.streams = streams
-        self.encoding = streams.count == 1 ? SSEFrame.withID : SSEFrame.withoutID
+        let chunked = if case .raw(chunked: true) = framing { true } else { false }
+        self.encoding = SSEFrame.encoding(singleStream: streams.count == 1, chunked: chunked)
         self.ended = channel.eventLoop.makePromise()
         channel.closeFuture.whenComplete { [ended] _ in ended.succeed() }
     }
@@ -52,7 +63,8 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     func heartbeat() {
         guard pending == nil, channel.isActive else { return }
         guard channel.isWritable else { return disconnect() }
-        channel.writeAndFlush(HTTPResponsePart.body(SSEFrame.heartbeat), promise: nil)
+        send(SSEFrame.heartbeat, framed: false)
+        flush()
     }
 
     /// Writes the history, then the live events that arrived meanwhile, and goes live.
@@ -72,7 +84,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
                     } else {
                         // A state the client has seen before, re-sent so it is surely current;
                         // without an id, so the client's cursor does not move back.
-                        send(SSEFrame.frame(id: nil, name: notification.name, data: notification.json))
+                        send(SSEFrame.frame(id: nil, name: notification.name, data: notification.json), framed: false)
                     }
                 }
             }
@@ -83,9 +95,20 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    /// Ends the response so the client reconnects (to this node once it is back, or another).
-    func end() {
-        eventLoop.execute { [self] in ended.succeed() }
+    /// Ends the stream so the client reconnects (to this node once it is back, or another).
+    func shutdown() {
+        eventLoop.execute { [self] in
+            flush()
+            switch framing {
+            case .responseBody:
+                break  // the response's body ends when `finished` completes
+            case .raw(let chunked):
+                if chunked { channel.write(SSEFrame.lastChunk, promise: nil) }
+                channel.flush()
+                channel.close(promise: nil)
+            }
+            ended.succeed()
+        }
     }
 
     private func write(_ event: StreamEvent, frame: ByteBuffer) {
@@ -95,9 +118,9 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         guard channel.isWritable else { return disconnect() }
         cursors.set(seq, for: event.stream)
         if streams.count > 1 {
-            send(SSEFrame.id(cursors.formatted(for: streams)))
+            send(SSEFrame.id(cursors.formatted(for: streams)), framed: false)
         }
-        send(frame)
+        send(frame, framed: true)
     }
 
     private func writeReset(stream: StreamName, cursor: Int64, evictedThrough: Int64) {
@@ -105,12 +128,18 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         let data = #"{"stream":"\#(stream)","cursor":\#(cursor),"missed_through":\#(evictedThrough)}"#
         cursors.set(evictedThrough, for: stream)
         let id = streams.count > 1 ? cursors.formatted(for: streams) : String(evictedThrough)
-        send(SSEFrame.frame(id: id, name: "herald.reset", data: data))
+        send(SSEFrame.frame(id: id, name: "herald.reset", data: data), framed: false)
     }
 
-    /// Queues bytes on the connection; they leave at the next `flush`.
-    private func send(_ buffer: ByteBuffer) {
-        channel.write(HTTPResponsePart.body(buffer), promise: nil)
+    /// Queues bytes on the connection; they leave at the next `flush`. `framed` bytes come from the
+    /// hub's encoding, already a chunk where the connection needs one; the others are framed here.
+    private func send(_ buffer: ByteBuffer, framed: Bool) {
+        switch framing {
+        case .responseBody:
+            channel.write(HTTPResponsePart.body(buffer), promise: nil)
+        case .raw(let chunked):
+            channel.write(chunked && !framed ? SSEFrame.chunk(buffer) : buffer, promise: nil)
+        }
         unflushed = true
     }
 

@@ -50,7 +50,7 @@ final class WebSocketSession: @unchecked Sendable {
     }
 
     func goAway() {
-        subscriber.goAway()
+        subscriber.shutdown()
     }
 
     private func run(_ type: String, _ object: [String: Any], text: String, id: String) async throws {

@@ -102,7 +102,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     }
 
     /// The server is stopping: tell the client to go elsewhere (1001), then close.
-    func goAway() {
+    func shutdown() {
         eventLoop.execute { [self] in close(code: .goingAway, reason: "server shutting down: resume elsewhere") }
     }
 

@@ -1,0 +1,121 @@
+import HTTPTypes
+import HeraldCore
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// `GET /api/events`: the user's notifications, and any `?channel=NAME` streams, as Server-Sent Events.
+///
+/// Resumes from `Last-Event-ID`, or on a first connection from `?since=` / `?last_event_id=`
+/// (a `StreamCursors` id). Without a cursor the user stream starts at 0 (current states and
+/// retained events) and channels start live.
+///
+/// This type decides what a request gets. A connection whose first request is the stream is
+/// served by `EventStreamHandler`, outside Hummingbird; one that carried other requests first
+/// (browsers reuse connections) is served by the route below.
+struct EventStreams: Sendable {
+    static let retryMilliseconds = 2000
+    let herald: Herald
+
+    /// A stream ready to start: subscribed in the hub, its history read.
+    struct Opened {
+        let subscriber: SSESubscriber
+        let replays: [(StreamName, StreamReplay)]
+        let cursors: StreamCursors
+    }
+
+    /// Checks the request, subscribes the connection, then reads the history: whatever is
+    /// published in between is held by the subscriber and written after the history, minus what
+    /// the history already had.
+    func open(
+        for user: User, channels: [String], cursor: String?, on channel: any NIOCore.Channel,
+        framing: SSESubscriber.Framing
+    ) async throws -> Opened {
+        let access = ChannelAccess(store: herald.store)
+        var streams = [user.stream]
+        for name in channels where !streams.contains(.channel(name)) {
+            streams.append(try await access.readable(name, by: user).stream)
+        }
+        let requested = try Self.cursors(cursor)
+        let subscriber = SSESubscriber(channel: channel, streams: streams, framing: framing)
+        let hub = herald.hub
+        hub.subscribe(subscriber, to: streams)
+        // However the connection ends, even before the stream starts, the hub lets go of it.
+        channel.closeFuture.whenComplete { _ in hub.unsubscribeAll(subscriber) }
+        do {
+            let (replays, cursors) = try await replay(streams, cursors: requested)
+            return Opened(subscriber: subscriber, replays: replays, cursors: cursors)
+        } catch {
+            hub.unsubscribeAll(subscriber)
+            throw error
+        }
+    }
+
+    /// Reads each stream's history after its cursor, refusing cursors from the future. Returns the
+    /// histories and the cursors to start from: a channel joined without a cursor starts at its
+    /// current seq (live, with its states), so the ids written afterwards resume it from there.
+    private func replay(_ streams: [StreamName], cursors requested: StreamCursors) async throws
+        -> (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
+    {
+        var replays: [(StreamName, StreamReplay)] = []
+        var cursors = requested
+        for stream in streams {
+            let cursor = requested.seq(of: stream)
+            var replay = try await herald.store.replay(stream, after: cursor ?? 0)
+            if let cursor, cursor > replay.lastSeq {
+                throw HeraldError.cursorAhead(cursor, of: stream, lastSeq: replay.lastSeq)
+            }
+            if cursor == nil {
+                replay.evictedThrough = 0  // a reader with no cursor has missed nothing
+                if case .channel = stream {
+                    replay.notifications = replay.notifications.filter { $0.mode == .replace }
+                    cursors.set(replay.lastSeq, for: stream)
+                }
+            }
+            replays.append((stream, replay))
+        }
+        return (replays, cursors)
+    }
+
+    func addRoutes(to router: Router<HeraldRequestContext>) {
+        router.get("/api/events") { request, context in
+            let user = try context.requireUser()
+            let query = request.uri.queryParameters
+            let cursor = request.headers[HTTPField.Name("Last-Event-ID")!]
+                ?? (query["since"] ?? query["last_event_id"]).map { String($0) }
+            let opened = try await open(
+                for: user, channels: query.getAll("channel").map { String($0) }, cursor: cursor, on: context.channel,
+                framing: .responseBody)
+            let subscriber = opened.subscriber
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/event-stream", .cacheControl: "no-cache",
+                    HTTPField.Name("X-Accel-Buffering")!: "no",
+                ],
+                body: .init { writer in
+                    // Through Hummingbird's writer, so the response head is on its way before the
+                    // hub writes to the channel directly.
+                    try await writer.write(ByteBuffer(string: "retry: \(Self.retryMilliseconds)\n\n"))
+                    try? await context.channel.pipeline.addHandler(InboundCloseHandler(), position: .first).get()
+                    subscriber.start(with: opened.replays, from: opened.cursors)
+                    try? await withGracefulShutdownHandler {
+                        try await subscriber.finished.get()
+                    } onGracefulShutdown: {
+                        subscriber.shutdown()
+                    }
+                    if context.channel.isActive { try await writer.finish(nil) }
+                })
+        }
+    }
+
+    static func cursors(_ text: String?) throws -> StreamCursors {
+        guard let text else { return StreamCursors() }
+        guard let cursors = StreamCursors(parsing: text) else {
+            throw HeraldError.badRequest(
+                "The cursor must be a seq (a whole number from 0), optionally followed by ;channel=seq pairs.",
+                code: "invalid_cursor")
+        }
+        return cursors
+    }
+}

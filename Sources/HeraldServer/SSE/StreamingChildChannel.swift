@@ -1,0 +1,104 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Herald's connections: each starts by reading its request line. `GET /api/events` is served by
+/// `EventStreamHandler` on a pipeline of its own; everything else goes to Hummingbird (`inner`),
+/// which sees the connection exactly as if it had been its own from the start.
+///
+/// This is what keeps a held event stream to a socket, a small handler and a subscriber: no
+/// per-connection task, async channel or HTTP handlers stay behind it.
+struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    /// A connection whose first request line is still on its way. The channel reads nothing
+    /// until setup is over, so the choice is made after: the per-connection task waits for it,
+    /// then either runs Hummingbird's handling or ends, leaving the event stream to its handlers.
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+        /// Hummingbird's value for the connection, or nil when it is an event stream.
+        let decision: EventLoopFuture<Inner.Value?>
+    }
+
+    let inner: Inner
+    let streams: EventStreams
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let decided = channel.eventLoop.makePromise(of: Inner.Value?.self)
+            let sniffer = RequestLineSniffer { [inner, streams] isEventStream in
+                let pipeline = channel.pipeline.syncOperations
+                if isEventStream {
+                    do {
+                        let decoder = ByteToMessageHandler(HTTPRequestDecoder())
+                        try pipeline.addHandler(decoder)
+                        try pipeline.addHandler(EventStreamHandler(streams: streams, decoder: decoder))
+                        decided.succeed(nil)
+                    } catch {
+                        decided.fail(error)
+                    }
+                } else {
+                    decided.completeWith(inner.setup(channel: channel, logger: logger).map { $0 })
+                }
+            }
+            try channel.pipeline.syncOperations.addHandler(sniffer)
+            // A client that leaves before its request line ends the wait (a no-op once decided).
+            channel.closeFuture.whenComplete { _ in decided.fail(ChannelError.alreadyClosed) }
+            // The bytes read so far go to whichever pipeline was chosen, once it is in place.
+            let ready = decided.futureResult.flatMap { value in
+                channel.pipeline.syncOperations.removeHandler(sniffer).map { value }
+            }
+            return Value(channel: channel, decision: ready)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        guard let decided = try? await value.decision.get() else {
+            // An event stream (served by its handlers), or a connection that failed to start.
+            return
+        }
+        await inner.handle(value: decided, logger: logger)
+    }
+}
+
+/// Holds a connection's first bytes until its request line is complete, says whether it is an
+/// event-stream request, and hands the bytes on when removed.
+final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    /// Longer than any request line Herald serves; past it, the request goes to Hummingbird.
+    static let maxLine = 8192
+    private static let target = Array("GET /api/events".utf8)
+
+    private var buffered: ByteBuffer?
+    private var decide: ((Bool) -> Void)?
+
+    init(decide: @escaping (Bool) -> Void) {
+        self.decide = decide
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
+        guard let decide, let buffered else { return }
+        let view = buffered.readableBytesView
+        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > Self.maxLine { self.decide = nil; decide(false) }
+            return
+        }
+        let line = view[view.startIndex..<newline]
+        let isEventStream =
+            line.starts(with: Self.target)
+            && [UInt8(ascii: " "), UInt8(ascii: "?")].contains(line.dropFirst(Self.target.count).first)
+        self.decide = nil
+        decide(isEventStream)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let buffered, buffered.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(buffered))
+            context.fireChannelReadComplete()
+        }
+        buffered = nil
+    }
+}
