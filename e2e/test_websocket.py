@@ -177,3 +177,27 @@ def test_a_websocket_reader_that_falls_behind_is_closed_with_1013(herald):
         codes.append(closed.rcvd.code if closed.rcvd else None)
     ws.__exit__(None, None, None)
     assert codes == [1013]
+
+
+def test_permessage_deflate_when_enabled(tmp_path):
+    from conftest import Herald
+    server = Herald(str(tmp_path), HERALD_WS_DEFLATE="1").start()
+    try:
+        name, token = new_user(server)
+        client = Client(server, token)  # websockets offers permessage-deflate by default
+        extensions = client.ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert "permessage-deflate" in extensions
+        assert client.call(type="subscribe", stream="user")["type"] == "ack"
+        server.publish(user=name, name="zipped", data={"text": "a" * 500})
+        event = client.recv()
+        assert (event["name"], event["data"]) == ("zipped", {"text": "a" * 500})
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_without_deflate_none_is_negotiated(herald):
+    name, token = new_user(herald)
+    client = Client(herald, token)
+    assert "permessage-deflate" not in client.ws.response.headers.get("Sec-WebSocket-Extensions", "")
+    client.close()

@@ -45,12 +45,12 @@ extension Herald {
                 extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
                 autoPing: .enabled(timePeriod: .seconds(configuration.heartbeatSeconds))))
         let streams = EventStreams(herald: self)
-        // Pages, the API and WebSocket go through Hummingbird; event streams are served leaner.
+        // Pages and the API go through Hummingbird; held streams are served leaner (see StreamingChildChannel).
         let server = HTTPServerBuilder { responder in
             StreamingChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
-                streams: streams)
+                streams: streams, takesWebSocket: !configuration.webSocketDeflate)
         }
         return Application(
             router: router,

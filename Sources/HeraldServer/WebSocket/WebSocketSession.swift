@@ -15,9 +15,9 @@ final class WebSocketSession: @unchecked Sendable {
     private var user: User?
     private var streams: Set<StreamName> = []
 
-    init(herald: Herald, channel: any NIOCore.Channel, user: User?) {
+    init(herald: Herald, channel: any NIOCore.Channel, user: User?, pings: Bool = false) {
         self.herald = herald
-        self.subscriber = WebSocketSubscriber(channel: channel)
+        self.subscriber = WebSocketSubscriber(channel: channel, pings: pings)
         self.user = user
     }
 
@@ -47,6 +47,10 @@ final class WebSocketSession: @unchecked Sendable {
 
     func close() {
         herald.hub.unsubscribeAll(subscriber)
+    }
+
+    func pongReceived() {
+        subscriber.pongReceived()
     }
 
     func goAway() {

@@ -19,8 +19,15 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
 
     var eventLoop: any EventLoop { channel.eventLoop }
 
-    init(channel: any NIOCore.Channel) {
+    /// Whether this subscriber keeps the connection alive itself: on connections Herald serves
+    /// outside hummingbird-websocket (which pings on its own), each heartbeat sends a ping and a
+    /// peer that did not answer the previous one is dropped.
+    private let pings: Bool
+    private var awaitingPong = false
+
+    init(channel: any NIOCore.Channel, pings: Bool) {
         self.channel = channel
+        self.pings = pings
     }
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
@@ -39,8 +46,16 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         channel.flush()
     }
 
-    /// Pings are the WebSocket layer's job (auto-ping); nothing to add here.
-    func heartbeat() {}
+    func heartbeat() {
+        guard pings, !closing else { return }
+        if awaitingPong { return close(code: .goingAway, reason: "no answer to ping") }
+        awaitingPong = true
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer()), promise: nil)
+    }
+
+    func pongReceived() {
+        eventLoop.execute { [self] in awaitingPong = false }
+    }
 
     /// Marks `stream` as replaying; call before subscribing it in the hub.
     func prepare(_ stream: StreamName) {

@@ -4,10 +4,11 @@ import NIOCore
 import NIOHTTP1
 
 /// Herald's connections: each starts by reading its request line. `GET /api/events` is served by
-/// `EventStreamHandler` on a pipeline of its own; everything else goes to Hummingbird (`inner`),
-/// which sees the connection exactly as if it had been its own from the start.
+/// `EventStreamHandler` and `GET /ws` by `WebSocketHandshake`, on pipelines of their own;
+/// everything else goes to Hummingbird (`inner`), which sees the connection exactly as if it had
+/// been its own from the start.
 ///
-/// This is what keeps a held event stream to a socket, a small handler and a subscriber: no
+/// This is what keeps a held stream to a socket, a small handler and a subscriber: no
 /// per-connection task, async channel or HTTP handlers stay behind it.
 struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     /// A connection whose first request line is still on its way. The channel reads nothing
@@ -21,23 +22,32 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
 
     let inner: Inner
     let streams: EventStreams
+    /// Whether `GET /ws` is served here too (not when permessage-deflate is on: Hummingbird's
+    /// WebSocket layer negotiates it).
+    let takesWebSocket: Bool
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let decided = channel.eventLoop.makePromise(of: Inner.Value?.self)
-            let sniffer = RequestLineSniffer { [inner, streams] isEventStream in
+            let sniffer = RequestLineSniffer(takesWebSocket: takesWebSocket) { [inner, streams] kind in
                 let pipeline = channel.pipeline.syncOperations
-                if isEventStream {
-                    do {
+                do {
+                    switch kind {
+                    case .eventStream:
                         let decoder = ByteToMessageHandler(HTTPRequestDecoder())
                         try pipeline.addHandler(decoder)
                         try pipeline.addHandler(EventStreamHandler(streams: streams, decoder: decoder))
                         decided.succeed(nil)
-                    } catch {
-                        decided.fail(error)
+                    case .webSocket:
+                        let decoder = ByteToMessageHandler(HTTPRequestDecoder())
+                        try pipeline.addHandler(decoder)
+                        try pipeline.addHandler(WebSocketHandshake(herald: streams.herald, decoder: decoder))
+                        decided.succeed(nil)
+                    case .other:
+                        decided.completeWith(inner.setup(channel: channel, logger: logger).map { $0 })
                     }
-                } else {
-                    decided.completeWith(inner.setup(channel: channel, logger: logger).map { $0 })
+                } catch {
+                    decided.fail(error)
                 }
             }
             try channel.pipeline.syncOperations.addHandler(sniffer)
@@ -60,20 +70,29 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     }
 }
 
-/// Holds a connection's first bytes until its request line is complete, says whether it is an
-/// event-stream request, and hands the bytes on when removed.
+/// Holds a connection's first bytes until its request line is complete, says what kind of
+/// request it is, and hands the bytes on when removed.
 final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    enum Kind {
+        case eventStream
+        case webSocket
+        case other
+    }
+
     /// Longer than any request line Herald serves; past it, the request goes to Hummingbird.
     static let maxLine = 8192
-    private static let target = Array("GET /api/events".utf8)
+    private static let eventStream = Array("GET /api/events".utf8)
+    private static let webSocket = Array("GET /ws".utf8)
 
+    private let takesWebSocket: Bool
     private var buffered: ByteBuffer?
-    private var decide: ((Bool) -> Void)?
+    private var decide: ((Kind) -> Void)?
 
-    init(decide: @escaping (Bool) -> Void) {
+    init(takesWebSocket: Bool, decide: @escaping (Kind) -> Void) {
+        self.takesWebSocket = takesWebSocket
         self.decide = decide
     }
 
@@ -83,15 +102,25 @@ final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, 
         guard let decide, let buffered else { return }
         let view = buffered.readableBytesView
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > Self.maxLine { self.decide = nil; decide(false) }
+            if view.count > Self.maxLine {
+                self.decide = nil
+                decide(.other)
+            }
             return
         }
         let line = view[view.startIndex..<newline]
-        let isEventStream =
-            line.starts(with: Self.target)
-            && [UInt8(ascii: " "), UInt8(ascii: "?")].contains(line.dropFirst(Self.target.count).first)
+        func isRequest(for target: [UInt8]) -> Bool {
+            line.starts(with: target)
+                && [UInt8(ascii: " "), UInt8(ascii: "?")].contains(line.dropFirst(target.count).first)
+        }
         self.decide = nil
-        decide(isEventStream)
+        if isRequest(for: Self.eventStream) {
+            decide(.eventStream)
+        } else if takesWebSocket, isRequest(for: Self.webSocket) {
+            decide(.webSocket)
+        } else {
+            decide(.other)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+import HeraldCore
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Upgrades a `GET /ws` connection that Herald serves itself (see `StreamingChildChannel`):
+/// checks the handshake, authenticates the caller if it sent credentials, answers 101, and
+/// swaps the HTTP decoder for WebSocket framing and `WebSocketConnectionHandler`.
+final class WebSocketHandshake: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    private let herald: Herald
+    private let decoder: any RemovableChannelHandler
+    private var head: HTTPRequestHead?
+    private var started = false
+
+    init(herald: Herald, decoder: any RemovableChannelHandler) {
+        self.herald = herald
+        self.decoder = decoder
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !started else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            started = true
+            guard let head else { return context.close(promise: nil) }
+            upgrade(head, channel: context.channel)
+        }
+    }
+
+    private func upgrade(_ head: HTTPRequestHead, channel: any NIOCore.Channel) {
+        let herald = self.herald
+        Task {
+            do {
+                let accept = try Self.acceptKey(for: head)
+                let (user, credential) = try await Authenticator(store: herald.store).identify(
+                    authorization: head.headers.first(name: "authorization"),
+                    sessionCookie: EventStreamHandler.cookie(SessionCookie.name, in: head.headers))
+                if case .session = credential { try Self.checkOrigin(head) }
+                channel.eventLoop.execute { self.switchToWebSocket(channel, accept: accept, user: user) }
+            } catch {
+                let failure = (error as? HeraldError) ?? .internal
+                channel.writeAndFlush(EventStreamHandler.errorResponse(failure)).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    /// Answers 101 and replaces the HTTP handlers with WebSocket framing. On the event loop.
+    private func switchToWebSocket(_ channel: any NIOCore.Channel, accept: String, user: User?) {
+        do {
+            let pipeline = channel.pipeline.syncOperations
+            channel.write(
+                ByteBuffer(
+                    string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        + "Connection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n"),
+                promise: nil)
+            pipeline.removeHandler(decoder, promise: nil)
+            pipeline.removeHandler(self, promise: nil)
+            try pipeline.addHandler(
+                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: herald.configuration.maxRequestBody)))
+            try pipeline.addHandler(WebSocketFrameEncoder())
+            try pipeline.addHandler(WebSocketProtocolErrorHandler(isServer: true))
+            try pipeline.addHandler(WebSocketConnectionHandler(herald: herald, channel: channel, user: user))
+            channel.flush()
+        } catch {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// `Sec-WebSocket-Accept` for the request's key, after checking it asks for WebSocket 13.
+    static func acceptKey(for head: HTTPRequestHead) throws -> String {
+        let upgrade = head.headers.first(name: "upgrade")?.lowercased() ?? ""
+        let connection = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
+        guard upgrade == "websocket", connection.contains("upgrade"),
+            let key = head.headers.first(name: "sec-websocket-key"), !key.isEmpty
+        else {
+            throw HeraldError.badRequest("This is a WebSocket endpoint: send an Upgrade request.", code: "not_websocket")
+        }
+        guard head.headers.first(name: "sec-websocket-version") == "13" else {
+            throw HeraldError.badRequest("Only WebSocket version 13 is spoken here.", code: "websocket_version")
+        }
+        return Data(Insecure.SHA1.hash(data: Data((key + guid).utf8))).base64EncodedString()
+    }
+
+    /// Cookie-authenticated upgrades must come from a page of this site: browsers attach cookies to
+    /// cross-site WebSocket requests, which SameSite does not stop for same-site subdomains.
+    static func checkOrigin(_ head: HTTPRequestHead) throws {
+        guard let origin = head.headers.first(name: "origin") else { return }
+        let host = head.headers.first(name: "host") ?? ""
+        guard origin == "http://\(host)" || origin == "https://\(host)" else {
+            throw HeraldError.forbidden("Cross-site WebSocket requests are refused.")
+        }
+    }
+}
