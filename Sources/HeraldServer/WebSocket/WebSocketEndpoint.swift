@@ -6,7 +6,9 @@ import NIOCore
 import NIOWebSocket
 import ServiceLifecycle
 
-/// `GET /ws`: the WebSocket transport (protocol in `WebSocketSession` and the README).
+/// `GET /ws` through hummingbird-websocket: for a WebSocket requested on a connection that served
+/// other requests first, and when permessage-deflate is on. New connections are upgraded by
+/// `WebSocketHandshake` instead. The protocol is `WebSocketSession`'s, the same on both paths.
 struct WebSocketEndpoint {
     let herald: Herald
 
@@ -36,14 +38,9 @@ struct WebSocketEndpoint {
         }
     }
 
-    /// Cookie-authenticated upgrades must come from a page of this site: browsers attach cookies to
-    /// cross-site WebSocket requests, which SameSite does not stop for same-site subdomains.
     @Sendable func shouldUpgrade(_ request: Request, context: HeraldRequestContext) async throws -> RouterShouldUpgrade {
-        if case .session = context.credential, let origin = request.headers[.origin] {
-            let host = request.head.authority ?? ""
-            guard origin == "http://\(host)" || origin == "https://\(host)" else {
-                throw HeraldError.forbidden("Cross-site WebSocket requests are refused.")
-            }
+        if case .session = context.credential {
+            try WebSocketHandshake.checkOrigin(request.headers[.origin], host: request.head.authority)
         }
         return .upgrade([:])
     }

@@ -92,11 +92,15 @@ final class WebSocketHandshake: ChannelInboundHandler, RemovableChannelHandler, 
         return Data(Insecure.SHA1.hash(data: Data((key + guid).utf8))).base64EncodedString()
     }
 
+    static func checkOrigin(_ head: HTTPRequestHead) throws {
+        try checkOrigin(head.headers.first(name: "origin"), host: head.headers.first(name: "host"))
+    }
+
     /// Cookie-authenticated upgrades must come from a page of this site: browsers attach cookies to
     /// cross-site WebSocket requests, which SameSite does not stop for same-site subdomains.
-    static func checkOrigin(_ head: HTTPRequestHead) throws {
-        guard let origin = head.headers.first(name: "origin") else { return }
-        let host = head.headers.first(name: "host") ?? ""
+    static func checkOrigin(_ origin: String?, host: String?) throws {
+        guard let origin else { return }
+        let host = host ?? ""
         guard origin == "http://\(host)" || origin == "https://\(host)" else {
             throw HeraldError.forbidden("Cross-site WebSocket requests are refused.")
         }
