@@ -19,6 +19,12 @@ struct HeartbeatService: Service {
             }
             hub.heartbeat()
         }
+        // Held streams are outside Hummingbird's draining: end them, and give their last frames a
+        // moment to leave before the process does.
         hub.shutdownAll()
+        let deadline = ContinuousClock.now + .seconds(2)
+        while hub.subscriberCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }

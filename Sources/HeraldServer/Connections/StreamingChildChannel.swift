@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Herald's connections: each starts by reading its request line. `GET /api/events` is served by
-/// `EventStreamHandler` and `GET /ws` by `WebSocketHandshake`, on pipelines of their own;
+/// `EventStreams` and `GET /ws` by `WebSocketHandshake`, on pipelines of their own;
 /// everything else goes to Hummingbird (`inner`), which sees the connection exactly as if it had
 /// been its own from the start.
 ///
@@ -30,18 +30,14 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
         channel.eventLoop.makeCompletedFuture {
             let decided = channel.eventLoop.makePromise(of: Inner.Value?.self)
             let sniffer = RequestLineSniffer(takesWebSocket: takesWebSocket) { [inner, streams] kind in
-                let pipeline = channel.pipeline.syncOperations
                 do {
                     switch kind {
                     case .eventStream:
-                        let decoder = ByteToMessageHandler(HTTPRequestDecoder())
-                        try pipeline.addHandler(decoder)
-                        try pipeline.addHandler(EventStreamHandler(streams: streams, decoder: decoder))
+                        try RequestHeadHandler.install(on: channel) { head, channel in streams.serve(head, on: channel) }
                         decided.succeed(nil)
                     case .webSocket:
-                        let decoder = ByteToMessageHandler(HTTPRequestDecoder())
-                        try pipeline.addHandler(decoder)
-                        try pipeline.addHandler(WebSocketHandshake(herald: streams.herald, decoder: decoder))
+                        let handshake = WebSocketHandshake(herald: streams.herald)
+                        try RequestHeadHandler.install(on: channel) { head, channel in handshake.serve(head, on: channel) }
                         decided.succeed(nil)
                     case .other:
                         decided.completeWith(inner.setup(channel: channel, logger: logger).map { $0 })

@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// retained events) and channels start live.
 ///
 /// This type decides what a request gets. A connection whose first request is the stream is
-/// served by `EventStreamHandler`, outside Hummingbird; one that carried other requests first
+/// served by `serve(_:on:)`, outside Hummingbird; one that carried other requests first
 /// (browsers reuse connections) is served by the route below.
 struct EventStreams: Sendable {
     static let retryMilliseconds = 2000

@@ -20,7 +20,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         /// As body parts through Hummingbird's HTTP handlers: a stream requested on a connection
         /// that had served other requests before (browsers reuse them).
         case responseBody
-        /// Straight to the socket, on a connection Herald serves itself (`EventStreamHandler`):
+        /// Straight to the socket, on a connection Herald serves itself (`EventStreams.serve`):
         /// each event is the bytes the hub encoded once, already an HTTP/1.1 chunk when `chunked`.
         case raw(chunked: Bool)
     }

@@ -7,48 +7,24 @@ import NIOWebSocket
 
 /// Upgrades a `GET /ws` connection that Herald serves itself (see `StreamingChildChannel`):
 /// checks the handshake, authenticates the caller if it sent credentials, answers 101, and
-/// swaps the HTTP decoder for WebSocket framing and `WebSocketConnectionHandler`.
-final class WebSocketHandshake: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = ByteBuffer
-
+/// swaps the HTTP handlers for WebSocket framing and `WebSocketConnectionHandler`.
+struct WebSocketHandshake: Sendable {
     private static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    private let herald: Herald
-    private let decoder: any RemovableChannelHandler
-    private var head: HTTPRequestHead?
-    private var started = false
+    let herald: Herald
 
-    init(herald: Herald, decoder: any RemovableChannelHandler) {
-        self.herald = herald
-        self.decoder = decoder
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !started else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
-        case .end:
-            started = true
-            guard let head else { return context.close(promise: nil) }
-            upgrade(head, channel: context.channel)
-        }
-    }
-
-    private func upgrade(_ head: HTTPRequestHead, channel: any NIOCore.Channel) {
-        let herald = self.herald
+    func serve(_ head: HTTPRequestHead, on channel: any NIOCore.Channel) {
         Task {
             do {
                 let accept = try Self.acceptKey(for: head)
                 let (user, credential) = try await Authenticator(store: herald.store).identify(
                     authorization: head.headers.first(name: "authorization"),
-                    sessionCookie: EventStreamHandler.cookie(SessionCookie.name, in: head.headers))
+                    sessionCookie: head.headers.cookie(SessionCookie.name))
                 if case .session = credential { try Self.checkOrigin(head) }
-                channel.eventLoop.execute { self.switchToWebSocket(channel, accept: accept, user: user) }
+                channel.eventLoop.execute { switchToWebSocket(channel, accept: accept, user: user) }
             } catch {
                 let failure = (error as? HeraldError) ?? .internal
-                channel.writeAndFlush(EventStreamHandler.errorResponse(failure)).whenComplete { _ in
+                channel.writeAndFlush(HTTPHeaders.errorResponse(failure)).whenComplete { _ in
                     channel.close(promise: nil)
                 }
             }
@@ -64,8 +40,7 @@ final class WebSocketHandshake: ChannelInboundHandler, RemovableChannelHandler, 
                     string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                         + "Connection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n"),
                 promise: nil)
-            pipeline.removeHandler(decoder, promise: nil)
-            pipeline.removeHandler(self, promise: nil)
+            pipeline.removeHandler(name: RequestHeadHandler.name, promise: nil)
             try pipeline.addHandler(
                 ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: herald.configuration.maxRequestBody)))
             try pipeline.addHandler(WebSocketFrameEncoder())

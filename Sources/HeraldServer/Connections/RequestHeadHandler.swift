@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+
+/// Reads the one request of a connection Herald serves itself (an event stream or a WebSocket
+/// upgrade), hands its head to `serve`, and then stops parsing HTTP: the decoder is removed and
+/// whatever else the client sends is ignored. A client that closes its side is closed.
+final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+
+    /// The name this handler has in the pipeline, for removing it by name once a WebSocket upgrades.
+    static let name = "herald.request-head"
+
+    private let decoder: any RemovableChannelHandler
+    private let serve: (HTTPRequestHead, any Channel) -> Void
+    private var head: HTTPRequestHead?
+    private var served = false
+
+    /// Adds an HTTP request decoder and the reader to the channel's pipeline.
+    static func install(on channel: any Channel, serve: @escaping (HTTPRequestHead, any Channel) -> Void) throws {
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder())
+        try channel.pipeline.syncOperations.addHandler(decoder)
+        try channel.pipeline.syncOperations.addHandler(RequestHeadHandler(decoder: decoder, serve: serve), name: name)
+    }
+
+    private init(decoder: any RemovableChannelHandler, serve: @escaping (HTTPRequestHead, any Channel) -> Void) {
+        self.decoder = decoder
+        self.serve = serve
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !served else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            served = true
+            guard let head else { return context.close(promise: nil) }
+            context.pipeline.syncOperations.removeHandler(decoder, promise: nil)
+            serve(head, context.channel)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+extension HTTPHeaders {
+    /// One cookie's value from the `Cookie` headers.
+    func cookie(_ name: String) -> String? {
+        for header in self[canonicalForm: "cookie"] {
+            for pair in header.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
+                    return String(parts[1]).trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// A complete HTTP/1.1 error response with Herald's JSON body, for connections served outside
+    /// the router; the connection closes after it.
+    static func errorResponse(_ error: HeraldError) -> ByteBuffer {
+        let body = JSONResponse.errorBody(error)
+        return ByteBuffer(
+            string: "HTTP/1.1 \(error.status.code) \(error.status.reasonPhrase)\r\n"
+                + "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Connection: close\r\nServer: Herald\r\n\r\n" + body)
+    }
+}
