@@ -101,3 +101,15 @@ def test_sigterm_ends_held_long_polls_and_exits_promptly(herald):
     assert time.monotonic() - started < 10
     thread.join(timeout=10)
     assert result.get("body") == []
+
+
+def test_sigterm_does_not_wait_for_connections_that_never_sent_a_request(herald):
+    import socket
+    idle = [socket.create_connection((herald.base.split("//")[1].split(":")[0], int(herald.base.rsplit(":", 1)[1])))
+            for _ in range(3)]  # like a browser's preconnected sockets
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert herald.stop() == 0
+    assert time.monotonic() - started < 10
+    for sock in idle:
+        sock.close()

@@ -1,5 +1,6 @@
 import HummingbirdCore
 import Logging
+import ServiceLifecycle
 import NIOCore
 import NIOHTTP1
 
@@ -58,10 +59,15 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        guard let decided = try? await value.decision.get() else {
-            // An event stream (served by its handlers), or a connection that failed to start.
-            return
+        // A connection that has not sent its request line when the server stops (a browser's
+        // preconnected socket, say) is closed, or the server would wait on it to drain.
+        let decided = await withGracefulShutdownHandler {
+            try? await value.decision.get()
+        } onGracefulShutdown: {
+            value.channel.close(promise: nil)
         }
+        // nil: an event stream or WebSocket (served by its handlers), or a connection that ended.
+        guard let decided else { return }
         await inner.handle(value: decided, logger: logger)
     }
 }
