@@ -16,8 +16,7 @@ struct UsersCommand: AsyncParsableCommand {
 
         func validate() throws {
             if let problem = Username.problem(with: name) { throw ValidationError(problem) }
-            if password.count < 8 { throw ValidationError("A password has at least 8 characters.") }
-            if password.utf8.count > 72 { throw ValidationError("A password has at most 72 bytes.") }
+            if let problem = Password.problem(with: password) { throw ValidationError(problem) }
         }
 
         func run() async throws {

@@ -50,6 +50,12 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+
+    /// Answers a request this handler served with Herald's JSON error, then closes the connection.
+    static func refuse(_ channel: any Channel, with error: any Error) {
+        let failure = (error as? HeraldError) ?? .internal
+        channel.writeAndFlush(HTTPHeaders.errorResponse(failure)).whenComplete { _ in channel.close(promise: nil) }
+    }
 }
 
 extension HTTPHeaders {
@@ -66,9 +72,8 @@ extension HTTPHeaders {
         return nil
     }
 
-    /// A complete HTTP/1.1 error response with Herald's JSON body, for connections served outside
-    /// the router; the connection closes after it.
-    static func errorResponse(_ error: HeraldError) -> ByteBuffer {
+    /// A complete HTTP/1.1 error response with Herald's JSON body; the connection closes after it.
+    fileprivate static func errorResponse(_ error: HeraldError) -> ByteBuffer {
         let body = JSONResponse.errorBody(error)
         return ByteBuffer(
             string: "HTTP/1.1 \(error.status.code) \(error.status.reasonPhrase)\r\n"

@@ -19,8 +19,7 @@ extension EventStreams {
                     sessionCookie: head.headers.cookie(SessionCookie.name))
                 guard let user else { throw HeraldError.unauthorized() }
                 let query = URI(head.uri).queryParameters
-                let fromQuery: String? = (query["since"] ?? query["last_event_id"]).map { String($0) }
-                let cursor: String? = head.headers.first(name: "last-event-id") ?? fromQuery
+                let cursor = Self.requestedCursor(lastEventID: head.headers.first(name: "last-event-id"), query: query)
                 let chunked = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
                 let opened = try await open(
                     for: user, channels: query.getAll("channel").map { String($0) }, cursor: cursor, on: channel,
@@ -30,10 +29,7 @@ extension EventStreams {
                     opened.subscriber.start(with: opened.replays, from: opened.cursors)
                 }
             } catch {
-                let failure = (error as? HeraldError) ?? .internal
-                channel.writeAndFlush(HTTPHeaders.errorResponse(failure)).whenComplete { _ in
-                    channel.close(promise: nil)
-                }
+                RequestHeadHandler.refuse(channel, with: error)
             }
         }
     }

@@ -81,8 +81,7 @@ struct EventStreams: Sendable {
         router.get("/api/events") { request, context in
             let user = try context.requireUser()
             let query = request.uri.queryParameters
-            let cursor = request.headers[HTTPField.Name("Last-Event-ID")!]
-                ?? (query["since"] ?? query["last_event_id"]).map { String($0) }
+            let cursor = Self.requestedCursor(lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!], query: query)
             let opened = try await open(
                 for: user, channels: query.getAll("channel").map { String($0) }, cursor: cursor, on: context.channel,
                 framing: .responseBody)
@@ -107,6 +106,12 @@ struct EventStreams: Sendable {
                     if context.channel.isActive { try await writer.finish(nil) }
                 })
         }
+    }
+
+    /// The cursor a request resumes from: `Last-Event-ID` (a reconnecting EventSource), else
+    /// `?since=` or `?last_event_id=` (a first connection).
+    static func requestedCursor(lastEventID: String?, query: Parameters) -> String? {
+        lastEventID ?? (query["since"] ?? query["last_event_id"]).map { String($0) }
     }
 
     static func cursors(_ text: String?) throws -> StreamCursors {

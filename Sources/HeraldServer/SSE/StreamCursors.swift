@@ -53,10 +53,9 @@ struct StreamCursors: Equatable {
         return text
     }
 
+    /// A seq as `Cursor` reads one; a timestamp is not a stream cursor here.
     private static func seq(_ text: Substring) -> Int64? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-            return nil
-        }
-        return Int64(text)
+        if case .seq(let seq)? = Cursor(parsing: text) { return seq }
+        return nil
     }
 }

@@ -35,7 +35,7 @@ struct AccountController {
                 status: .unprocessableContent, request: request, context: context)
         }
         if let problem = Username.problem(with: username) { return try await refuse(problem) }
-        if let problem = PasswordHasher.problem(with: password) { return try await refuse(problem) }
+        if let problem = Password.problem(with: password) { return try await refuse(problem) }
         guard password == form["password2"] else { return try await refuse("The two passwords differ.") }
         let hash = try await herald.passwords.hash(password)
         let user: User

@@ -55,11 +55,13 @@ struct RoomController {
         let user = try context.requireUser()
         let room = try await ChannelAccess(store: herald.store).readable(try context.parameters.require("name"), by: user)
         let form = try await FormData.read(request, context: context, limit: herald.configuration.maxRequestBody)
+        // herald.js posts with Accept: application/json and wants JSON back; a plain form wants a page.
+        let wantsJSON = request.headers[.accept]?.contains("application/json") == true
         let text: String
         switch MessageBody.validated(form["text"] ?? "", maxLength: herald.configuration.messageMaxLength) {
         case .success(let valid): text = valid
         case .failure(let problem):
-            if request.headers[.accept]?.contains("application/json") == true {
+            if wantsJSON {
                 throw HeraldError.unprocessable(problem.explanation, code: "invalid_text")
             }
             return try await page(
@@ -72,7 +74,7 @@ struct RoomController {
         let written = try await herald.store.addNotification(
             to: room.stream, name: Self.lineEvent, json: json, mode: .append, at: now)
         await herald.bus.publish([StreamEvent(stream: room.stream, notification: written)])
-        if request.headers[.accept]?.contains("application/json") == true {
+        if wantsJSON {
             return try JSONResponse.encode(["seq": written.seq], status: .created)
         }
         return Response.redirect(to: "/rooms/\(room.name)")

@@ -23,10 +23,7 @@ struct WebSocketHandshake: Sendable {
                 if case .session = credential { try Self.checkOrigin(head) }
                 channel.eventLoop.execute { switchToWebSocket(channel, accept: accept, user: user) }
             } catch {
-                let failure = (error as? HeraldError) ?? .internal
-                channel.writeAndFlush(HTTPHeaders.errorResponse(failure)).whenComplete { _ in
-                    channel.close(promise: nil)
-                }
+                RequestHeadHandler.refuse(channel, with: error)
             }
         }
     }

@@ -139,11 +139,13 @@ public final class SQLiteStore: HeraldStore {
 
     // MARK: Row mapping
 
-    static func userColumns(_ table: String) -> String {
-        ["id", "username", "created_at", "last_message_read_time"].map { "\(table).\($0)" }.joined(separator: ", ")
-    }
+    private static let userColumnNames = ["id", "username", "created_at", "last_message_read_time"]
+    static let userColumns = userColumnNames.joined(separator: ", ")
 
-    static let userColumns = "id, username, created_at, last_message_read_time"
+    /// The user columns qualified by a table alias, for joins.
+    static func userColumns(_ table: String) -> String {
+        userColumnNames.map { "\(table).\($0)" }.joined(separator: ", ")
+    }
 
     static func user(from row: Row) -> User {
         User(
