@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "herald", targets: ["herald"]),
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
+        .library(name: "EngineIO", targets: ["EngineIO"]),
+        .library(name: "SocketIO", targets: ["SocketIO"]),
+        .executable(name: "socketio-conformance", targets: ["socketio-conformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: []),
@@ -31,6 +34,38 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
+        // The WebSocket frame layer every WebSocket Herald serves shares: the opening handshake on a
+        // hand-read request head, messages assembled from frames, pings, closes.
+        .target(
+            name: "WebSocketFrameLayer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Engine.IO v4: packets, sessions, polling and WebSocket transports, the upgrade.
+        .target(
+            name: "EngineIO",
+            dependencies: [
+                "WebSocketFrameLayer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Socket.IO v5 on Engine.IO: packets and binary attachments, namespaces, rooms, acks, the handler API.
+        .target(
+            name: "SocketIO",
+            dependencies: [
+                "EngineIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Domain, storage and in-process fan-out: everything that is not HTTP.
         .target(
             name: "HeraldCore",
@@ -47,6 +82,9 @@ let package = Package(
             name: "HeraldServer",
             dependencies: [
                 "HeraldCore",
+                "WebSocketFrameLayer",
+                "EngineIO",
+                "SocketIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -88,6 +126,21 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The reference server of the official Engine.IO and Socket.IO compliance suites, built only
+        // on the public API: `socketio-conformance --suite engine.io|socket.io --port N`.
+        .executableTarget(
+            name: "socketio-conformance",
+            dependencies: [
+                "EngineIO",
+                "SocketIO",
+                "HeraldServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Examples/socketio-conformance",
             swiftSettings: swiftSettings
         ),
         .testTarget(

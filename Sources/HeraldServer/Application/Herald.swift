@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import SocketIO
 
 /// The running server's shared parts, handed to every controller.
 public struct Herald: Sendable {
@@ -7,6 +8,8 @@ public struct Herald: Sendable {
     public let store: any HeraldStore
     public let hub: StreamHub
     public let bus: any FanOutBus
+    /// `/socket.io/`: Socket.IO clients, on the same port.
+    public let socketIO: HeraldSocketIO
     let pages: PageRenderer
     let passwords: PasswordHasher
 
@@ -17,6 +20,8 @@ public struct Herald: Sendable {
         self.bus = bus
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
+        self.socketIO = HeraldSocketIO(configuration: configuration)
+        socketIO.server.of("/test").register(DemoNamespace())
     }
 
     /// A single-node Herald: the given store and in-process fan-out.

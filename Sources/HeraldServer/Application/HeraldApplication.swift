@@ -1,4 +1,5 @@
 import HeraldCore
+import SocketIO
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWSCompression
@@ -9,6 +10,8 @@ extension Herald {
     /// Every route of the server, behind its middleware.
     public func router() -> Router<HeraldRequestContext> {
         let router = Router(context: HeraldRequestContext.self)
+        // Before the middleware: engine requests authenticate through their session, not per request.
+        socketIO.host.addRoutes(to: router)
         router.addMiddleware {
             AuthenticationMiddleware(store: store)
             CSRFMiddleware()
@@ -44,20 +47,31 @@ extension Herald {
                 maxFrameSize: configuration.maxRequestBody,
                 extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
                 autoPing: .enabled(timePeriod: .seconds(configuration.heartbeatSeconds))))
-        let streams = EventStreams(herald: self)
         // Pages and the API go through Hummingbird; held streams are served leaner (see StreamingChildChannel).
+        let streams = EventStreams(herald: self)
+        var routes = [LeanRoute.get("/api/events", serve: streams.serve)]
+        // With permessage-deflate on, `/ws` goes through Hummingbird's WebSocket layer, which negotiates it.
+        if !configuration.webSocketDeflate {
+            let handshake = WebSocketHandshake(herald: self)
+            routes.append(.get("/ws", serve: handshake.serve))
+        }
+        routes.append(socketIO.host.webSocketRoute)
+        let leanRoutes = routes
         let server = HTTPServerBuilder { responder in
             StreamingChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
-                streams: streams, takesWebSocket: !configuration.webSocketDeflate)
+                routes: leanRoutes)
         }
         return Application(
             router: router,
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
-            services: [HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds))],
+            services: [
+                HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),
+                EngineShutdownService(engine: socketIO.server.engine),
+            ],
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

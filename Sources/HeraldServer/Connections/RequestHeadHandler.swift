@@ -54,7 +54,17 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
     /// Answers a request this handler served with Herald's JSON error, then closes the connection.
     static func refuse(_ channel: any Channel, with error: any Error) {
         let failure = (error as? HeraldError) ?? .internal
-        channel.writeAndFlush(HTTPHeaders.errorResponse(failure)).whenComplete { _ in channel.close(promise: nil) }
+        refuse(channel, status: Int(failure.status.code), json: JSONResponse.errorBody(failure))
+    }
+
+    /// Answers with `status` and a JSON body, then closes the connection.
+    static func refuse(_ channel: any Channel, status: Int, json body: String) {
+        let status = HTTPResponseStatus(statusCode: status)
+        let response = ByteBuffer(
+            string: "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+                + "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Connection: close\r\nServer: Herald\r\n\r\n" + body)
+        channel.writeAndFlush(response).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
@@ -70,14 +80,5 @@ extension HTTPHeaders {
             }
         }
         return nil
-    }
-
-    /// A complete HTTP/1.1 error response with Herald's JSON body; the connection closes after it.
-    fileprivate static func errorResponse(_ error: HeraldError) -> ByteBuffer {
-        let body = JSONResponse.errorBody(error)
-        return ByteBuffer(
-            string: "HTTP/1.1 \(error.status.code) \(error.status.reasonPhrase)\r\n"
-                + "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
-                + "Connection: close\r\nServer: Herald\r\n\r\n" + body)
     }
 }

@@ -4,43 +4,40 @@ import ServiceLifecycle
 import NIOCore
 import NIOHTTP1
 
-/// Herald's connections: each starts by reading its request line. `GET /api/events` is served by
-/// `EventStreams` and `GET /ws` by `WebSocketHandshake`, on pipelines of their own;
-/// everything else goes to Hummingbird (`inner`), which sees the connection exactly as if it had
-/// been its own from the start.
+/// Herald's connections: each starts by reading its request line. A request for a held stream
+/// (`GET /api/events`, `GET /ws`, a Socket.IO WebSocket) is served by its `LeanRoute`, on a
+/// pipeline of its own; everything else goes to Hummingbird (`inner`), which sees the connection
+/// exactly as if it had been its own from the start.
 ///
 /// This is what keeps a held stream to a socket, a small handler and a subscriber: no
 /// per-connection task, async channel or HTTP handlers stay behind it.
-struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
+public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     /// A connection whose first request line is still on its way. The channel reads nothing
     /// until setup is over, so the choice is made after: the per-connection task waits for it,
-    /// then either runs Hummingbird's handling or ends, leaving the event stream to its handlers.
-    struct Value: ServerChildChannelValue {
-        let channel: any Channel
-        /// Hummingbird's value for the connection, or nil when it is an event stream.
+    /// then either runs Hummingbird's handling or ends, leaving the held stream to its handlers.
+    public struct Value: ServerChildChannelValue {
+        public let channel: any Channel
+        /// Hummingbird's value for the connection, or nil when a lean route took it.
         let decision: EventLoopFuture<Inner.Value?>
     }
 
     let inner: Inner
-    let streams: EventStreams
-    /// Whether `GET /ws` is served here too (not when permessage-deflate is on: Hummingbird's
-    /// WebSocket layer negotiates it).
-    let takesWebSocket: Bool
+    let routes: [LeanRoute]
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    init(inner: Inner, routes: [LeanRoute]) {
+        self.inner = inner
+        self.routes = routes
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let decided = channel.eventLoop.makePromise(of: Inner.Value?.self)
-            let sniffer = RequestLineSniffer(takesWebSocket: takesWebSocket) { [inner, streams] kind in
+            let sniffer = RequestLineSniffer(routes: routes) { [inner] route in
                 do {
-                    switch kind {
-                    case .eventStream:
-                        try RequestHeadHandler.install(on: channel) { head, channel in streams.serve(head, on: channel) }
+                    if let route {
+                        try RequestHeadHandler.install(on: channel, serve: route.serve)
                         decided.succeed(nil)
-                    case .webSocket:
-                        let handshake = WebSocketHandshake(herald: streams.herald)
-                        try RequestHeadHandler.install(on: channel) { head, channel in handshake.serve(head, on: channel) }
-                        decided.succeed(nil)
-                    case .other:
+                    } else {
                         decided.completeWith(inner.setup(channel: channel, logger: logger).map { $0 })
                     }
                 } catch {
@@ -58,7 +55,7 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
         }
     }
 
-    func handle(value: Value, logger: Logger) async {
+    public func handle(value: Value, logger: Logger) async {
         // A connection that has not sent its request line when the server stops (a browser's
         // preconnected socket, say) is closed, or the server would wait on it to drain.
         let decided = await withGracefulShutdownHandler {
@@ -66,35 +63,45 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
         } onGracefulShutdown: {
             value.channel.close(promise: nil)
         }
-        // nil: an event stream or WebSocket (served by its handlers), or a connection that ended.
+        // nil: a held stream (served by its handlers), or a connection that ended.
         guard let decided else { return }
         await inner.handle(value: decided, logger: logger)
     }
 }
 
-/// Holds a connection's first bytes until its request line is complete, says what kind of
-/// request it is, and hands the bytes on when removed.
+/// A kind of request Herald serves outside Hummingbird, told by its request line.
+struct LeanRoute: Sendable {
+    /// Whether a request line (without its line ending) is for this route.
+    let matches: @Sendable (ArraySlice<UInt8>) -> Bool
+    /// Serves the request once its head is read; the channel is the route's from then on.
+    let serve: @Sendable (HTTPRequestHead, any Channel) -> Void
+
+    /// Requests for exactly `path`, with or without a query: `GET /ws` or `GET /ws?x=1`, not `GET /wsx`.
+    static func get(_ path: String, serve: @escaping @Sendable (HTTPRequestHead, any Channel) -> Void) -> LeanRoute {
+        let target = Array("GET \(path)".utf8)
+        return LeanRoute(
+            matches: { line in
+                line.starts(with: target)
+                    && [UInt8(ascii: " "), UInt8(ascii: "?")].contains(line.dropFirst(target.count).first)
+            }, serve: serve)
+    }
+}
+
+/// Holds a connection's first bytes until its request line is complete, picks the lean route it
+/// is for (if any), and hands the bytes on when removed.
 final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    enum Kind {
-        case eventStream
-        case webSocket
-        case other
-    }
-
     /// Longer than any request line Herald serves; past it, the request goes to Hummingbird.
     static let maxLine = 8192
-    private static let eventStream = Array("GET /api/events".utf8)
-    private static let webSocket = Array("GET /ws".utf8)
 
-    private let takesWebSocket: Bool
+    private let routes: [LeanRoute]
     private var buffered: ByteBuffer?
-    private var decide: ((Kind) -> Void)?
+    private var decide: ((LeanRoute?) -> Void)?
 
-    init(takesWebSocket: Bool, decide: @escaping (Kind) -> Void) {
-        self.takesWebSocket = takesWebSocket
+    init(routes: [LeanRoute], decide: @escaping (LeanRoute?) -> Void) {
+        self.routes = routes
         self.decide = decide
     }
 
@@ -106,23 +113,13 @@ final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, 
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count > Self.maxLine {
                 self.decide = nil
-                decide(.other)
+                decide(nil)
             }
             return
         }
-        let line = view[view.startIndex..<newline]
-        func isRequest(for target: [UInt8]) -> Bool {
-            line.starts(with: target)
-                && [UInt8(ascii: " "), UInt8(ascii: "?")].contains(line.dropFirst(target.count).first)
-        }
+        let line = ArraySlice(view[view.startIndex..<newline])
         self.decide = nil
-        if isRequest(for: Self.eventStream) {
-            decide(.eventStream)
-        } else if takesWebSocket, isRequest(for: Self.webSocket) {
-            decide(.webSocket)
-        } else {
-            decide(.other)
-        }
+        decide(routes.first { $0.matches(line) })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -1,16 +1,12 @@
-import Crypto
-import Foundation
 import HeraldCore
 import NIOCore
 import NIOHTTP1
-import NIOWebSocket
+import WebSocketFrameLayer
 
 /// Upgrades a `GET /ws` connection that Herald serves itself (see `StreamingChildChannel`):
 /// checks the handshake, authenticates the caller if it sent credentials, answers 101, and
 /// swaps the HTTP handlers for WebSocket framing and `WebSocketConnectionHandler`.
 struct WebSocketHandshake: Sendable {
-    private static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
     let herald: Herald
 
     func serve(_ head: HTTPRequestHead, on channel: any NIOCore.Channel) {
@@ -28,40 +24,28 @@ struct WebSocketHandshake: Sendable {
         }
     }
 
-    /// Answers 101 and replaces the HTTP handlers with WebSocket framing. On the event loop.
+    /// Answers 101 and puts the shared frame layer under Herald's protocol. On the event loop.
     private func switchToWebSocket(_ channel: any NIOCore.Channel, accept: String, user: User?) {
         do {
-            let pipeline = channel.pipeline.syncOperations
-            channel.write(
-                ByteBuffer(
-                    string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        + "Connection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n"),
-                promise: nil)
-            pipeline.removeHandler(name: RequestHeadHandler.name, promise: nil)
-            try pipeline.addHandler(
-                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: herald.configuration.maxRequestBody)))
-            try pipeline.addHandler(WebSocketFrameEncoder())
-            try pipeline.addHandler(WebSocketProtocolErrorHandler(isServer: true))
-            try pipeline.addHandler(WebSocketConnectionHandler(herald: herald, channel: channel, user: user))
-            channel.flush()
+            try WebSocketUpgrade.switchProtocols(
+                channel, accept: accept, removing: RequestHeadHandler.name,
+                maxMessageSize: herald.configuration.maxRequestBody,
+                receiver: WebSocketConnectionHandler(herald: herald, channel: channel, user: user))
         } catch {
             channel.close(promise: nil)
         }
     }
 
-    /// `Sec-WebSocket-Accept` for the request's key, after checking it asks for WebSocket 13.
+    /// `Sec-WebSocket-Accept` for the request's key, or Herald's error for a request that is not a
+    /// WebSocket 13 upgrade.
     static func acceptKey(for head: HTTPRequestHead) throws -> String {
-        let upgrade = head.headers.first(name: "upgrade")?.lowercased() ?? ""
-        let connection = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
-        guard upgrade == "websocket", connection.contains("upgrade"),
-            let key = head.headers.first(name: "sec-websocket-key"), !key.isEmpty
-        else {
+        do {
+            return try WebSocketUpgrade.acceptKey(for: head)
+        } catch .notWebSocket {
             throw HeraldError.badRequest("This is a WebSocket endpoint: send an Upgrade request.", code: "not_websocket")
-        }
-        guard head.headers.first(name: "sec-websocket-version") == "13" else {
+        } catch .unsupportedVersion {
             throw HeraldError.badRequest("Only WebSocket version 13 is spoken here.", code: "websocket_version")
         }
-        return Data(Insecure.SHA1.hash(data: Data((key + guid).utf8))).base64EncodedString()
     }
 
     static func checkOrigin(_ head: HTTPRequestHead) throws {

@@ -1,0 +1,339 @@
+import NIOCore
+import WebSocketFrameLayer
+
+/// One Engine.IO session (a `sid`): its transport, the packets waiting for a poll, the heartbeat
+/// and the upgrade from polling to WebSocket.
+///
+/// All state lives on `eventLoop`: every entry point hops there, so callbacks (`onMessage`,
+/// `onClose`) arrive there too, in order. A polling session holds no task: a waiting poll is a
+/// promise, the heartbeat two scheduled timers.
+public final class EngineSession: @unchecked Sendable {
+    public enum CloseReason: String, Sendable {
+        /// The client sent a close packet.
+        case clientClose = "client namespace disconnect"
+        case pingTimeout = "ping timeout"
+        /// The WebSocket went away, or a second poll arrived while one was waiting.
+        case transportClose = "transport close"
+        case transportError = "transport error"
+        /// A packet that could not be parsed, or over `maxPayload`.
+        case parseError = "parse error"
+        /// The server (the layer above, or shutdown) closed it.
+        case serverClose = "server namespace disconnect"
+    }
+
+    enum Transport {
+        case polling
+        case webSocket(EngineWebSocketTransport)
+    }
+
+    /// Outbound packets in their wire form: text packets with their type digit, binary as bytes.
+    enum Outbound {
+        case text(ByteBuffer)
+        case binary(ByteBuffer)
+    }
+
+    public let id: String
+    public let eventLoop: any EventLoop
+    public let handshake: EngineHandshake
+    let configuration: EngineConfiguration
+    private weak var server: EngineServer?
+
+    /// Called with each message the client sends. Set it in the server's connection callback.
+    public var onMessage: ((EngineMessage) -> Void)?
+    /// Called once when the session ends, for whatever reason.
+    public var onClose: ((CloseReason) -> Void)?
+
+    private(set) var transport = Transport.polling
+    private var probing: EngineWebSocketTransport?
+    private var probed = false
+    private var queue: [Outbound] = []
+    private var waitingPoll: EventLoopPromise<EngineResponse>?
+    private var posting = false
+    private(set) var isClosed = false
+    private var heartbeat: Scheduled<Void>?
+    private var pongDeadline: NIODeadline?
+
+    init(id: String, eventLoop: any EventLoop, handshake: EngineHandshake, configuration: EngineConfiguration, server: EngineServer) {
+        self.id = id
+        self.eventLoop = eventLoop
+        self.handshake = handshake
+        self.configuration = configuration
+        self.server = server
+    }
+
+    /// The transport in use: "polling" or "websocket".
+    public var transportName: String {
+        if case .webSocket = transport { "websocket" } else { "polling" }
+    }
+
+    // MARK: Sending
+
+    /// Sends messages to the client, in order. Safe from any thread.
+    public func send(_ messages: [EngineMessage]) {
+        onLoop { [self] in
+            for message in messages {
+                switch message {
+                case .text(let text): enqueue(.text(ByteBuffer(string: "4" + text)))
+                case .binary(let bytes): enqueue(.binary(bytes))
+                }
+            }
+            flush()
+        }
+    }
+
+    /// Queues a text message packet already in wire form (`4` followed by the message); it leaves
+    /// at the next `flush`. On the event loop only: this is the hub's path, bytes shared by many.
+    public func write(encodedMessage: ByteBuffer) {
+        eventLoop.assertInEventLoop()
+        enqueue(.text(encodedMessage))
+    }
+
+    /// Sends what `write(encodedMessage:)` queued. On the event loop only.
+    public func flush() {
+        guard !isClosed else { return }
+        switch transport {
+        case .webSocket(let socket): socket.connection?.flush()
+        case .polling: answerWaitingPoll()
+        }
+    }
+
+    /// Whether the transport can take more without buffering past its limits: a WebSocket's
+    /// socket is writable, or a polling queue is not piling up.
+    public var isWritable: Bool {
+        switch transport {
+        case .webSocket(let socket): socket.connection?.channel.isWritable ?? false
+        case .polling: queue.count < 4096
+        }
+    }
+
+    private func enqueue(_ packet: Outbound) {
+        guard !isClosed else { return }
+        switch transport {
+        case .webSocket(let socket): socket.write(packet)
+        case .polling: queue.append(packet)
+        }
+    }
+
+    private func answerWaitingPoll() {
+        guard let waitingPoll, !queue.isEmpty else { return }
+        self.waitingPoll = nil
+        waitingPoll.succeed(.text(Self.payload(queue)))
+        queue.removeAll()
+    }
+
+    static func payload(_ packets: [Outbound]) -> String {
+        packets.map { packet in
+            switch packet {
+            case .text(let bytes): String(buffer: bytes)
+            case .binary(let bytes): EnginePayload.encode([EnginePacket(binary: bytes)])
+            }
+        }.joined(separator: "\u{1e}")
+    }
+
+    // MARK: Closing
+
+    /// Ends the session from the server's side. Safe from any thread.
+    public func close() {
+        onLoop { [self] in close(.serverClose) }
+    }
+
+    func close(_ reason: CloseReason) {
+        guard !isClosed else { return }
+        switch transport {
+        case .polling:
+            // A poll that is waiting learns the session is over.
+            enqueue(.text(ByteBuffer(string: reason == .clientClose ? "6" : "1")))
+            answerWaitingPoll()
+        case .webSocket(let socket):
+            socket.close()
+        }
+        isClosed = true
+        queue.removeAll()
+        heartbeat?.cancel()
+        probing?.close()
+        probing = nil
+        server?.remove(self)
+        let onClose = self.onClose
+        self.onClose = nil
+        onMessage = nil
+        onClose?(reason)
+    }
+
+    // MARK: Heartbeat
+
+    /// Pings after `pingInterval`; a session whose client does not pong within `pingTimeout` closes.
+    func scheduleHeartbeat() {
+        heartbeat?.cancel()
+        pongDeadline = nil
+        heartbeat = eventLoop.scheduleTask(in: .init(configuration.pingInterval)) { [self] in
+            guard !isClosed else { return }
+            enqueue(.text(ByteBuffer(string: "2")))
+            flush()
+            pongDeadline = .now() + .init(configuration.pingTimeout)
+            heartbeat = eventLoop.scheduleTask(in: .init(configuration.pingTimeout)) { [self] in
+                close(.pingTimeout)
+            }
+        }
+    }
+
+    /// A request that arrives after the pong was due finds the session closed, even if the
+    /// timer that would have closed it has not run yet.
+    private func closeIfPongOverdue() {
+        if let pongDeadline, NIODeadline.now() >= pongDeadline { close(.pingTimeout) }
+    }
+
+    // MARK: Receiving
+
+    /// A packet from the active transport. On the event loop.
+    func receive(_ packet: EnginePacket) {
+        guard !isClosed else { return }
+        switch packet.kind {
+        case .pong:
+            scheduleHeartbeat()
+        case .ping:
+            // Not sent by v4 clients outside the upgrade, but answered the way the spec says.
+            var pong = ByteBuffer(string: "3")
+            if case .text(let text) = packet.data { pong.writeString(text) }
+            enqueue(.text(pong))
+            flush()
+        case .message:
+            if let data = packet.data { onMessage?(data) }
+        case .close:
+            close(.clientClose)
+        case .open, .upgrade, .noop:
+            break
+        }
+    }
+
+    // MARK: Polling
+
+    /// A `GET`: answers at once with what is queued, or waits for the next packet.
+    func poll() -> EventLoopFuture<EngineResponse> {
+        eventLoop.flatSubmit { [self] in
+            closeIfPongOverdue()
+            guard !isClosed else { return eventLoop.makeSucceededFuture(.error(.unknownSession)) }
+            guard case .polling = transport else { return eventLoop.makeSucceededFuture(.error(.badRequest)) }
+            if let waitingPoll {
+                // Two polls at once break the protocol's one-GET rule: the session ends.
+                self.waitingPoll = nil
+                waitingPoll.succeed(.text("1"))
+                close(.transportClose)
+                return eventLoop.makeSucceededFuture(.error(.badRequest))
+            }
+            if probed {
+                // Upgrading: the poll is let go with a noop so the client can switch.
+                return eventLoop.makeSucceededFuture(.text("6"))
+            }
+            let promise = eventLoop.makePromise(of: EngineResponse.self)
+            waitingPoll = promise
+            answerWaitingPoll()
+            return promise.futureResult
+        }
+    }
+
+    /// Marks a `POST` as started; false when one is already on its way (the session then ends).
+    func beginPost() -> EventLoopFuture<EngineResponse?> {
+        eventLoop.submit { [self] in
+            closeIfPongOverdue()
+            guard !isClosed else { return .error(.unknownSession) }
+            guard case .polling = transport else { return .error(.badRequest) }
+            if posting {
+                close(.transportError)
+                return .error(.badRequest)
+            }
+            posting = true
+            return nil
+        }
+    }
+
+    /// The body of a `POST`, or nil when it was over `maxPayload`.
+    func finishPost(_ body: ByteBuffer?) -> EventLoopFuture<EngineResponse> {
+        eventLoop.submit { [self] in
+            posting = false
+            guard !isClosed else { return .error(.unknownSession) }
+            guard let body else {
+                close(.parseError)
+                return .payloadTooLarge
+            }
+            guard let packets = EnginePayload.decode(String(buffer: body)) else {
+                close(.parseError)
+                return .error(.badRequest)
+            }
+            for packet in packets { receive(packet) }
+            return .ok
+        }
+    }
+
+    /// A session opened over WebSocket uses it from the start. On the event loop.
+    func adopt(_ socket: EngineWebSocketTransport) {
+        transport = .webSocket(socket)
+    }
+
+    // MARK: Upgrade
+
+    /// A WebSocket that names this session: it may probe, then take over from polling.
+    func beginUpgrade(_ socket: EngineWebSocketTransport) {
+        onLoop { [self] in
+            guard !isClosed, configuration.allowUpgrades, case .polling = transport, probing == nil else {
+                return socket.close()
+            }
+            probing = socket
+        }
+    }
+
+    /// A packet from a WebSocket that is probing this session.
+    func receiveProbe(_ packet: EnginePacket, from socket: EngineWebSocketTransport) {
+        onLoop { [self] in
+            guard probing === socket, !isClosed else { return }
+            switch packet.kind {
+            case .ping where packet.data == .text("probe"):
+                socket.send(.text(ByteBuffer(string: "3probe")))
+                probed = true
+                if let waitingPoll {
+                    self.waitingPoll = nil
+                    waitingPoll.succeed(.text("6"))
+                }
+            case .upgrade where probed:
+                probing = nil
+                probed = false
+                transport = .webSocket(socket)
+                let waiting = queue
+                queue.removeAll()
+                for packet in waiting { socket.write(packet) }
+                socket.connection?.flush()
+            default:
+                break
+            }
+        }
+    }
+
+    /// A WebSocket of this session went away: the session ends if it was the transport, and
+    /// stays on polling if it was only probing.
+    func webSocketClosed(_ socket: EngineWebSocketTransport) {
+        onLoop { [self] in
+            if probing === socket {
+                probing = nil
+                probed = false
+            } else if case .webSocket(let active) = transport, active === socket {
+                close(.transportClose)
+            }
+        }
+    }
+
+    /// A packet from this session's own WebSocket (nil: one that could not be parsed).
+    func receiveFromWebSocket(_ packet: EnginePacket?, from socket: EngineWebSocketTransport) {
+        onLoop { [self] in
+            guard case .webSocket(let active) = transport, active === socket else { return socket.close() }
+            guard let packet else { return close(.parseError) }
+            receive(packet)
+        }
+    }
+
+    func refuseOversized() {
+        onLoop { [self] in close(.parseError) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    }
+}

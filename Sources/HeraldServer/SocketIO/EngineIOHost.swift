@@ -1,0 +1,108 @@
+import EngineIO
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import WebSocketFrameLayer
+
+/// Carries an Engine.IO server on Herald's HTTP server: polling requests through the router,
+/// WebSockets on the lean connection path (`StreamingChildChannel`), on the same frame layer as
+/// `/ws`. An idle Socket.IO WebSocket is thus a socket, the frame handlers and its session.
+public struct EngineIOHost: Sendable {
+    public let engine: EngineServer
+    /// Checks a WebSocket request before the upgrade (Herald: the origin of cookie-authenticated
+    /// pages); a refusal is answered with its status and JSON error.
+    let admitWebSocket: @Sendable (HTTPRequestHead) throws -> Void
+
+    public init(engine: EngineServer) {
+        self.init(engine: engine, admitWebSocket: { _ in })
+    }
+
+    init(engine: EngineServer, admitWebSocket: @escaping @Sendable (HTTPRequestHead) throws -> Void) {
+        self.engine = engine
+        self.admitWebSocket = admitWebSocket
+    }
+
+    /// Adds the polling routes. Add them before any middleware that answers for itself
+    /// (authentication, CSRF): the engine's requests carry their own session id.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        let path = RouterPath(engine.configuration.path)
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch, .options] {
+            router.on(path, method: method) { request, _ in
+                await respond(to: request)
+            }
+        }
+    }
+
+    private func respond(to request: Request) async -> Response {
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let engineRequest = EngineRequest(method: request.method.rawValue, query: query, headers: headers)
+        if query["transport"] == "websocket" {
+            // A WebSocket on a connection that served other requests first: not taken here.
+            return Self.response(.init(status: 400, contentType: "application/json",
+                body: ByteBuffer(string: #"{"code":3,"message":"Bad request"}"#)))
+        }
+        let body = request.body
+        let answer = await engine.handlePolling(engineRequest, on: MultiThreadedEventLoopGroup.singleton.next()) { limit in
+            try? await body.collect(upTo: limit)
+        }
+        return Self.response(answer)
+    }
+
+    private static func response(_ answer: EngineResponse) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = answer.contentType
+        fields[.cacheControl] = "no-store"
+        for (name, value) in answer.headers {
+            if let name = HTTPField.Name(name) { fields[name] = value }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: answer.status), headers: fields, body: .init(byteBuffer: answer.body))
+    }
+
+    /// The lean route for this engine's WebSockets: `GET <path>?…transport=websocket…`.
+    var webSocketRoute: LeanRoute {
+        let path = engine.configuration.path
+        let prefixes = [Array("GET \(path)".utf8), Array("GET \(path.hasSuffix("/") ? String(path.dropLast()) : path)?".utf8)]
+        let marker = Array("transport=websocket".utf8)
+        return LeanRoute(
+            matches: { line in
+                prefixes.contains { line.starts(with: $0) } && line.firstRange(of: marker) != nil
+            },
+            serve: { head, channel in serveWebSocket(head, on: channel) })
+    }
+
+    private func serveWebSocket(_ head: HTTPRequestHead, on channel: any Channel) {
+        let components = URLComponents(string: head.uri)
+        var query: [String: String] = [:]
+        for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        let request = EngineRequest(
+            method: head.method.rawValue, query: query, headers: headers,
+            remoteAddress: channel.remoteAddress?.ipAddress)
+        do {
+            try admitWebSocket(head)
+            let receiver = try engine.webSocketReceiver(for: request)
+            let accept = try WebSocketHandshake.acceptKey(for: head)
+            channel.eventLoop.execute {
+                do {
+                    try WebSocketUpgrade.switchProtocols(
+                        channel, accept: accept, removing: RequestHeadHandler.name,
+                        maxMessageSize: engine.configuration.maxPayload, receiver: receiver)
+                } catch {
+                    channel.close(promise: nil)
+                }
+            }
+        } catch let error as EngineError {
+            RequestHeadHandler.refuse(channel, status: error.status, json: error.body)
+        } catch {
+            RequestHeadHandler.refuse(channel, with: error)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import EngineIO
+import NIOCore
+
+/// One Engine.IO session seen by Socket.IO: decodes its packets and routes them to the socket of
+/// each namespace it joined. Its state lives on the session's event loop (where the engine calls
+/// it); each socket's handlers run in a chain of tasks, one after the other.
+final class SocketIOClient: @unchecked Sendable {
+    let session: EngineSession
+    let registry: NamespaceRegistry
+    let configuration: SocketIOConfiguration
+    private var decoder = SocketPacketDecoder()
+    private var sockets: [String: SocketIOSocket] = [:]
+    /// The last task of each namespace's chain: the next packet's work starts after it.
+    private var chains: [String: Task<Void, Never>] = [:]
+    private var connectTimer: Scheduled<Void>?
+
+    init(session: EngineSession, registry: NamespaceRegistry, configuration: SocketIOConfiguration) {
+        self.session = session
+        self.registry = registry
+        self.configuration = configuration
+    }
+
+    /// Called on the session's loop when it opens.
+    func start() {
+        session.onMessage = { [self] message in receive(message) }
+        session.onClose = { [self] reason in engineClosed(reason) }
+        connectTimer = session.eventLoop.scheduleTask(in: .init(configuration.connectTimeout)) { [self] in
+            if sockets.isEmpty { session.close() }
+        }
+    }
+
+    private func receive(_ message: EngineMessage) {
+        let packet: SocketPacket
+        do {
+            guard let decoded = try decoder.decode(message) else { return }
+            packet = decoded
+        } catch {
+            // The spec's answer to a malformed packet: close the connection.
+            return session.close()
+        }
+        switch packet.kind {
+        case .connect: connect(packet)
+        case .disconnect:
+            guard let socket = sockets.removeValue(forKey: packet.namespace) else { return }
+            leave(socket, reason: .clientNamespaceDisconnect)
+        case .event, .binaryEvent:
+            guard let socket = sockets[packet.namespace], let items = packet.data?.arrayValue else { return }
+            let name = items[0].stringValue ?? items[0].description
+            let arguments = Array(items.dropFirst())
+            let id = packet.id
+            chain(packet.namespace) {
+                guard socket.isConnected,
+                    let ack = await socket.namespace.dispatch(socket, event: name, arguments: arguments),
+                    let id
+                else { return }
+                socket.send(packet: SocketPacket(.ack, namespace: socket.namespace.name, id: id, data: .array(ack)))
+            }
+        case .ack, .binaryAck:
+            guard let socket = sockets[packet.namespace], let id = packet.id else { return }
+            socket.acknowledged(id: id, arguments: packet.data?.arrayValue ?? [])
+        case .connectError:
+            session.close()
+        }
+    }
+
+    private func connect(_ packet: SocketPacket) {
+        connectTimer?.cancel()
+        let name = packet.namespace
+        guard sockets[name] == nil else { return }
+        guard let namespace = registry.namespace(name, create: false) else {
+            let refusal = SocketPacket(.connectError, namespace: name, data: ["message": "Invalid namespace"])
+            return session.send(refusal.encoded())
+        }
+        let socket = SocketIOSocket(id: SocketIOSocket.newID(), namespace: namespace, client: self, auth: packet.data)
+        sockets[name] = socket
+        chain(name) { [self] in
+            do {
+                try await namespace.connect(socket)
+                socket.markConnected()
+            } catch {
+                socket.markLeft()
+                session.eventLoop.execute { [self] in
+                    if sockets[name] === socket { sockets[name] = nil }
+                }
+                let refused = error as? SocketIOConnectionRefused
+                var body: [(key: String, value: JSONValue)] = [("message", .string(refused?.message ?? "Connection refused"))]
+                if let data = refused?.data { body.append(("data", data)) }
+                session.send(SocketPacket(.connectError, namespace: name, data: .object(body)).encoded())
+            }
+        }
+    }
+
+    /// The server disconnected `socket` (its DISCONNECT packet is sent).
+    func serverDisconnected(_ socket: SocketIOSocket) {
+        session.eventLoop.execute { [self] in
+            guard sockets[socket.namespace.name] === socket else { return }
+            sockets[socket.namespace.name] = nil
+            leave(socket, reason: .serverNamespaceDisconnect)
+        }
+    }
+
+    private func leave(_ socket: SocketIOSocket, reason: SocketIODisconnectReason) {
+        socket.markLeft()
+        chain(socket.namespace.name) {
+            await socket.namespace.disconnected(socket, reason: reason)
+        }
+    }
+
+    private func engineClosed(_ reason: EngineSession.CloseReason) {
+        connectTimer?.cancel()
+        let why: SocketIODisconnectReason =
+            switch reason {
+            case .pingTimeout: .pingTimeout
+            case .parseError: .parseError
+            case .transportError: .transportError
+            case .serverClose: .serverShuttingDown
+            case .clientClose, .transportClose: .transportClose
+            }
+        for socket in sockets.values { leave(socket, reason: why) }
+        sockets.removeAll()
+    }
+
+    private func chain(_ namespace: String, _ work: @escaping @Sendable () async -> Void) {
+        let previous = chains[namespace]
+        let task = Task {
+            await previous?.value
+            await work()
+        }
+        chains[namespace] = task
+    }
+}

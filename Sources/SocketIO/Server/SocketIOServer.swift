@@ -1,0 +1,62 @@
+import EngineIO
+import Synchronization
+
+/// A Socket.IO v5 server: namespaces of sockets, on an Engine.IO server that a host (Herald's
+/// HTTP server, or any other) carries.
+///
+/// ```swift
+/// let io = SocketIOServer()
+/// io.of("/chat").on("my event") { socket, args in
+///     socket.broadcast.emit("my event", args)
+///     return ["got it"]                           // the acknowledgement, if one was asked for
+/// }
+/// ```
+///
+/// Guarantees: a socket's handlers run one at a time, in the order its packets arrived; emits a
+/// connect handler makes reach the client after the CONNECT reply; a malformed packet closes
+/// only the connection it came on.
+public final class SocketIOServer: Sendable {
+    public let configuration: SocketIOConfiguration
+    public let engine: EngineServer
+    let registry: NamespaceRegistry
+
+    public init(configuration: SocketIOConfiguration = SocketIOConfiguration()) {
+        let registry = NamespaceRegistry()
+        self.configuration = configuration
+        self.registry = registry
+        self.engine = EngineServer(configuration: configuration.engine) { session in
+            SocketIOClient(session: session, registry: registry, configuration: configuration).start()
+        }
+        _ = registry.namespace("/", create: true)
+    }
+
+    /// The namespace called `name` (`/chat`), made on first use. Clients may join only namespaces
+    /// made this way; any other is refused with "Invalid namespace".
+    public func of(_ name: String) -> SocketIONamespace {
+        registry.namespace(name.hasPrefix("/") ? name : "/" + name, create: true)!
+    }
+
+    /// The main namespace, `/`.
+    public var main: SocketIONamespace { of("/") }
+
+    /// The error handler of namespaces that have none of their own.
+    public func onError(_ handler: @escaping SocketIOErrorHandler) {
+        registry.defaultErrorHandler.withLock { $0 = handler }
+    }
+}
+
+/// The namespaces of one server, and its default error handler.
+final class NamespaceRegistry: Sendable {
+    private let namespaces = Mutex([String: SocketIONamespace]())
+    let defaultErrorHandler = Mutex<SocketIOErrorHandler?>(nil)
+
+    func namespace(_ name: String, create: Bool) -> SocketIONamespace? {
+        namespaces.withLock { namespaces in
+            if let existing = namespaces[name] { return existing }
+            guard create else { return nil }
+            let made = SocketIONamespace(name: name, registry: self)
+            namespaces[name] = made
+            return made
+        }
+    }
+}
