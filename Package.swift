@@ -34,15 +34,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
-        // The WebSocket frame layer every WebSocket Herald serves shares: the opening handshake on a
-        // hand-read request head, messages assembled from frames, pings, closes.
+        // The WebSocket frame layer every WebSocket Herald serves shares: messages assembled from
+        // frames up to a limit, pings, closes.
         .target(
             name: "WebSocketFrameLayer",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import Foundation
 import HeraldCore
 
 /// Who may read and post to a channel, the same for every transport.
@@ -5,17 +6,24 @@ struct ChannelAccess: Sendable {
     let store: any HeraldStore
 
     /// The channel `name` if `user` may read it: public channels are open to every signed-in user,
-    /// members-only channels to their members.
+    /// members-only channels to their members. A channel nobody has published to yet is an empty
+    /// public channel at seq 0: a reader may wait on it before its first event.
     func readable(_ name: String, by user: User) async throws -> Channel {
         if let problem = Channel.problem(withName: name) {
             throw HeraldError.badRequest(problem, code: "invalid_channel")
         }
         guard let channel = try await store.channel(named: name) else {
-            throw HeraldError.notFound("There is no channel called \(name).", code: "unknown_channel")
+            return Channel(name: name, visibility: .public, createdAt: Date())
         }
         if channel.visibility == .members, !(try await store.isMember(userID: user.id, of: name)) {
             throw HeraldError.forbidden("Only members may read the channel \(name).")
         }
         return channel
+    }
+
+    /// The channel `name` if `user` may post to it (whoever may read it), made if it was new.
+    func postable(_ name: String, by user: User) async throws -> Channel {
+        let channel = try await readable(name, by: user)
+        return try await store.ensureChannel(named: channel.name, visibility: channel.visibility, at: Date())
     }
 }

@@ -22,6 +22,7 @@ public struct Herald: Sendable {
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
         self.socketIO = HeraldSocketIO(configuration: configuration)
         socketIO.server.of("/test").register(DemoNamespace())
+        socketIO.server.of(SocketIOFrames.namespace).register(NotificationsNamespace(herald: self))
     }
 
     /// A single-node Herald: the given store and in-process fan-out.

@@ -71,7 +71,14 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
 extension HTTPHeaders {
     /// One cookie's value from the `Cookie` headers.
     func cookie(_ name: String) -> String? {
-        for header in self[canonicalForm: "cookie"] {
+        Cookies.value(named: name, in: self[canonicalForm: "cookie"].map(String.init))
+    }
+}
+
+/// Reads `Cookie` header values outside Hummingbird's request type.
+enum Cookies {
+    static func value(named name: String, in headers: [String]) -> String? {
+        for header in headers {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {

@@ -41,7 +41,7 @@ struct Publisher: Sendable {
                 channel = try await store.ensureChannel(named: name, visibility: .public, at: now)
             } else {
                 guard let user else { throw HeraldError.unauthorized() }
-                channel = try await ChannelAccess(store: store).readable(name, by: user)
+                channel = try await ChannelAccess(store: store).postable(name, by: user)
             }
             let written = try await store.addNotification(
                 to: channel.stream, name: publication.name, json: publication.json, mode: publication.mode, at: now)

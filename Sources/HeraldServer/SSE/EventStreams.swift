@@ -43,38 +43,12 @@ struct EventStreams: Sendable {
         // However the connection ends, even before the stream starts, the hub lets go of it.
         channel.closeFuture.whenComplete { _ in hub.unsubscribeAll(subscriber) }
         do {
-            let (replays, cursors) = try await replay(streams, cursors: requested)
+            let (replays, cursors) = try await StreamHistory(store: herald.store).read(streams, after: requested)
             return Opened(subscriber: subscriber, replays: replays, cursors: cursors)
         } catch {
             hub.unsubscribeAll(subscriber)
             throw error
         }
-    }
-
-    /// Reads each stream's history after its cursor, refusing cursors from the future. Returns the
-    /// histories and the cursors to start from: a channel joined without a cursor starts at its
-    /// current seq (live, with its states), so the ids written afterwards resume it from there.
-    private func replay(_ streams: [StreamName], cursors requested: StreamCursors) async throws
-        -> (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
-    {
-        var replays: [(StreamName, StreamReplay)] = []
-        var cursors = requested
-        for stream in streams {
-            let cursor = requested.seq(of: stream)
-            var replay = try await herald.store.replay(stream, after: cursor ?? 0)
-            if let cursor, cursor > replay.lastSeq {
-                throw HeraldError.cursorAhead(cursor, of: stream, lastSeq: replay.lastSeq)
-            }
-            if cursor == nil {
-                replay.evictedThrough = 0  // a reader with no cursor has missed nothing
-                if case .channel = stream {
-                    replay.notifications = replay.notifications.filter { $0.mode == .replace }
-                    cursors.set(replay.lastSeq, for: stream)
-                }
-            }
-            replays.append((stream, replay))
-        }
-        return (replays, cursors)
     }
 
     func addRoutes(to router: Router<HeraldRequestContext>) {

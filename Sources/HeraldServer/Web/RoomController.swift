@@ -6,7 +6,6 @@ import Hummingbird
 /// pushed to every open browser on the room (through herald.js and `/api/events?channel=`).
 struct RoomController {
     static let historyLength = 50
-    static let lineEvent = "message"
     let herald: Herald
 
     func addRoutes(to router: Router<HeraldRequestContext>) {
@@ -53,7 +52,7 @@ struct RoomController {
 
     @Sendable func post(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        let room = try await ChannelAccess(store: herald.store).readable(try context.parameters.require("name"), by: user)
+        let room = try await ChannelAccess(store: herald.store).postable(try context.parameters.require("name"), by: user)
         let form = try await FormData.read(request, context: context, limit: herald.configuration.maxRequestBody)
         // herald.js posts with Accept: application/json and wants JSON back; a plain form wants a page.
         let wantsJSON = request.headers[.accept]?.contains("application/json") == true
@@ -68,12 +67,7 @@ struct RoomController {
                 room, text: form["text"] ?? "", error: problem.explanation, status: .unprocessableContent,
                 request: request, context: context)
         }
-        let now = Date()
-        let line = RoomLine(channel: room.name, from: user.username, text: text, sentAt: now.timeIntervalSince1970)
-        let json = String(decoding: try JSONResponse.encoder.encode(line), as: UTF8.self)
-        let written = try await herald.store.addNotification(
-            to: room.stream, name: Self.lineEvent, json: json, mode: .append, at: now)
-        await herald.bus.publish([StreamEvent(stream: room.stream, notification: written)])
+        let written = try await RoomLine.post(text, by: user, in: room, herald: herald)
         if wantsJSON {
             return try JSONResponse.encode(["seq": written.seq], status: .created)
         }
@@ -86,7 +80,7 @@ struct RoomController {
     ) async throws -> Response {
         let (events, lastSeq) = try await herald.store.recentEvents(in: room.stream, limit: Self.historyLength)
         let lines = events.reversed().compactMap { event -> [String: Any]? in
-            guard event.name == Self.lineEvent,
+            guard event.name == RoomLine.eventName,
                 let line = try? JSONDecoder().decode(RoomLine.self, from: Data(event.json.utf8))
             else { return nil }
             let sent = Date(timeIntervalSince1970: line.sentAt)
@@ -112,5 +106,20 @@ struct RoomLine: Codable {
     enum CodingKeys: String, CodingKey {
         case channel, from, text
         case sentAt = "sent_at"
+    }
+
+    /// The event name of a line in its channel's stream.
+    static let eventName = "message"
+
+    /// Writes a line (already validated) to the room's stream and hands it to the bus. Shared by
+    /// the room's form and Socket.IO's `text` event.
+    static func post(_ text: String, by user: User, in room: Channel, herald: Herald) async throws -> StreamNotification {
+        let now = Date()
+        let line = RoomLine(channel: room.name, from: user.username, text: text, sentAt: now.timeIntervalSince1970)
+        let json = String(decoding: try JSONResponse.encoder.encode(line), as: UTF8.self)
+        let written = try await herald.store.addNotification(
+            to: room.stream, name: eventName, json: json, mode: .append, at: now)
+        await herald.bus.publish([StreamEvent(stream: room.stream, notification: written)])
+        return written
     }
 }

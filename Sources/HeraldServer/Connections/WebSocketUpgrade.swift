@@ -3,12 +3,13 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import WebSocketFrameLayer
 
 /// The server's half of the WebSocket opening handshake (RFC 6455 section 4.2), for connections
 /// whose request head was read by hand: checks the request, answers 101, and swaps the HTTP
 /// handlers for WebSocket framing and a `WebSocketMessageHandler`.
-public enum WebSocketUpgrade {
-    public enum Refusal: Error, Equatable {
+enum WebSocketUpgrade {
+    enum Refusal: Error, Equatable {
         /// Not an Upgrade request at all.
         case notWebSocket
         /// A WebSocket version other than 13.
@@ -18,7 +19,7 @@ public enum WebSocketUpgrade {
     private static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     /// `Sec-WebSocket-Accept` for the request's key, after checking it asks for WebSocket 13.
-    public static func acceptKey(for head: HTTPRequestHead) throws(Refusal) -> String {
+    static func acceptKey(for head: HTTPRequestHead) throws(Refusal) -> String {
         let upgrade = head.headers.first(name: "upgrade")?.lowercased() ?? ""
         let connection = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
         guard upgrade == "websocket", connection.contains("upgrade"),
@@ -30,7 +31,7 @@ public enum WebSocketUpgrade {
 
     /// Answers 101 and installs the frame layer. Call on the channel's event loop, with the HTTP
     /// decoder already gone; `removing` names a handler of the caller's to take out as well.
-    public static func switchProtocols(
+    static func switchProtocols(
         _ channel: any Channel, accept: String, removing handlerName: String?, maxMessageSize: Int,
         receiver: any WebSocketMessageReceiver
     ) throws {

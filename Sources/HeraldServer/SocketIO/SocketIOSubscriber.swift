@@ -1,0 +1,115 @@
+import EngineIO
+import HeraldCore
+import NIOCore
+
+/// One `/notifications` socket as the hub sees it: the user's stream and the channels it joined.
+/// Each stream, when added, is replayed from its cursor while its live events are held back, so
+/// the seam between history and live has neither a gap nor a duplicate.
+///
+/// State is touched only on the Engine.IO session's event loop (the hub delivers there; every
+/// other entry point hops there).
+final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
+    let session: EngineSession
+    let encoding = SocketIOFrames.event
+    /// The user's stream first, then channels in the order joined: the order of the offset.
+    private var streams: [StreamName]
+    private var cursors = StreamCursors()
+    private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+    private var unflushed = false
+    private var closing = false
+
+    var eventLoop: any EventLoop { session.eventLoop }
+
+    init(session: EngineSession, user: StreamName) {
+        self.session = session
+        self.streams = [user]
+    }
+
+    func deliver(_ event: StreamEvent, frame: ByteBuffer) {
+        if closing { return }
+        if pending[event.stream] != nil {
+            if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return overflow() }
+            pending[event.stream]!.append((event, frame))
+        } else {
+            write(event, frame: frame)
+        }
+    }
+
+    func flush() {
+        guard unflushed else { return }
+        unflushed = false
+        session.flush()
+    }
+
+    /// Engine.IO pings on its own timer.
+    func heartbeat() {}
+
+    /// The server is stopping: the session ends, and the client reconnects and recovers elsewhere.
+    func shutdown() {
+        eventLoop.execute { [self] in
+            closing = true
+            session.close()
+        }
+    }
+
+    /// Holds `stream`'s live events back until `start`; call before subscribing it in the hub.
+    func prepare(_ stream: StreamName) {
+        eventLoop.execute { [self] in pending[stream] = [] }
+    }
+
+    /// Writes each stream's history after its cursor, then what arrived meanwhile, and goes live.
+    /// `requested` holds the cursors the client gave, to tell it of what the retention dropped.
+    func start(_ replays: [(StreamName, StreamReplay)], from start: StreamCursors, requested: StreamCursors) {
+        eventLoop.execute { [self] in
+            for (stream, replay) in replays {
+                if !streams.contains(stream) { streams.append(stream) }
+                let cursor = start.seq(of: stream) ?? 0
+                cursors.set(max(cursor, replay.evictedThrough), for: stream)
+                if let asked = requested.seq(of: stream), asked < replay.evictedThrough {
+                    enqueue(SocketIOFrames.complete(
+                        SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough), offset: offset))
+                }
+                for notification in replay.notifications {
+                    let event = StreamEvent(stream: stream, notification: notification)
+                    // A state the client has seen is re-sent so it is surely current; its offset
+                    // is the cursor as it stands, so it moves nothing back.
+                    if notification.seq > cursors.seq(of: stream)! {
+                        write(event, frame: encoding.encode(event))
+                    } else {
+                        enqueue(SocketIOFrames.complete(encoding.encode(event), offset: offset))
+                    }
+                }
+                for (event, frame) in pending.removeValue(forKey: stream) ?? [] { write(event, frame: frame) }
+            }
+            flush()
+        }
+    }
+
+    func stop(_ stream: StreamName) {
+        eventLoop.execute { [self] in
+            pending[stream] = nil
+            if case .channel(let name) = stream { cursors.channels[name] = nil }
+            streams.removeAll { $0 == stream }
+        }
+    }
+
+    private var offset: String { cursors.formatted(for: streams) }
+
+    private func write(_ event: StreamEvent, frame: ByteBuffer) {
+        guard !closing, let cursor = cursors.seq(of: event.stream), event.notification.seq > cursor else { return }
+        guard session.isWritable else { return overflow() }
+        cursors.set(event.notification.seq, for: event.stream)
+        enqueue(SocketIOFrames.complete(frame, offset: offset))
+    }
+
+    private func enqueue(_ message: ByteBuffer) {
+        session.write(encodedMessage: message)
+        unflushed = true
+    }
+
+    /// A reader that cannot keep up is cut off; it reconnects and resumes from its offset.
+    private func overflow() {
+        closing = true
+        session.close()
+    }
+}
