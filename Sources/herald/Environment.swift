@@ -28,6 +28,8 @@ enum EnvironmentSettings {
         try int("HERALD_RETENTION_SECONDS") { configuration.retention.maxAge = Double($0) }
         try int("HERALD_HEARTBEAT_SECONDS") { configuration.heartbeatSeconds = $0 }
         try int("HERALD_WS_DEFLATE") { configuration.webSocketDeflate = $0 != 0 }
+        try int("HERALD_DEMO_TICK_SECONDS") { configuration.demoTickSeconds = $0 }
+        if let path = environment["HERALD_SOCKETIO_CLIENT"], !path.isEmpty { configuration.socketIOClientPath = path }
         return configuration
     }
 }

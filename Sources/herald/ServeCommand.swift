@@ -14,6 +14,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Longest accepted message, in characters (env: HERALD_MESSAGE_MAX_LENGTH).")
     var messageMaxLength: Int?
     @Option(help: "Messages per inbox page (env: HERALD_MESSAGES_PER_PAGE).") var messagesPerPage: Int?
+    @Option(help: "The Socket.IO JavaScript client to serve at /socket.io/socket.io.min.js (env: HERALD_SOCKETIO_CLIENT).")
+    var socketioClient: String?
     @OptionGroup var storage: StorageOptions
 
     func validate() throws {
@@ -29,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { configuration.port = port }
         if let messageMaxLength { configuration.messageMaxLength = messageMaxLength }
         if let messagesPerPage { configuration.messagesPerPage = messagesPerPage }
+        if let socketioClient { configuration.socketIOClientPath = socketioClient }
 
         var logger = Logger(label: "herald")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info

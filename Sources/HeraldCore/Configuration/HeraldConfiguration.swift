@@ -20,6 +20,12 @@ public struct HeraldConfiguration: Sendable {
     /// Offer permessage-deflate on WebSockets. Off by default: it costs about 87 KB of zlib state
     /// per connection.
     public var webSocketDeflate = false
+    /// The stock Socket.IO JavaScript client (`socket.io.min.js`), served at
+    /// `/socket.io/socket.io.min.js` for the demo page and any page of yours. Herald ships no
+    /// third-party code: `scripts/fetch-socketio-client` fetches the file.
+    public var socketIOClientPath: String?
+    /// Seconds between the demo namespace's (`/test`) server-generated events.
+    public var demoTickSeconds = 10
 
     public init() {}
 }

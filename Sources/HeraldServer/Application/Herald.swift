@@ -21,7 +21,7 @@ public struct Herald: Sendable {
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
         self.socketIO = HeraldSocketIO(configuration: configuration)
-        socketIO.server.of("/test").register(DemoNamespace())
+        socketIO.server.of("/test").register(DemoNamespace(tick: .seconds(configuration.demoTickSeconds)))
         socketIO.server.of(SocketIOFrames.namespace).register(NotificationsNamespace(herald: self))
     }
 

@@ -31,6 +31,7 @@ extension Herald {
         PublishAPI(herald: self).addRoutes(to: router)
         ChannelsAPI(herald: self).addRoutes(to: router)
         WebSocketEndpoint(herald: self).addRoutes(to: router)
+        SocketIODemo(herald: self).addRoutes(to: router)
         return router
     }
 

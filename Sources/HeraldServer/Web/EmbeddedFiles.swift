@@ -16,6 +16,7 @@ enum EmbeddedFiles {
         "error": PackageResources.error_mustache,
         "rooms": PackageResources.rooms_mustache,
         "room": PackageResources.room_mustache,
+        "socketio_demo": PackageResources.socketio_demo_mustache,
     ]
 
     /// Static assets by URL path, with their content type.
@@ -23,5 +24,6 @@ enum EmbeddedFiles {
         "/static/herald.js": ("text/javascript; charset=utf-8", PackageResources.herald_js),
         "/static/herald.css": ("text/css; charset=utf-8", PackageResources.herald_css),
         "/static/favicon.svg": ("image/svg+xml", PackageResources.favicon_svg),
+        "/static/socketio-demo.js": ("text/javascript; charset=utf-8", PackageResources.socketio_demo_js),
     ]
 }
