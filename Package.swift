@@ -142,6 +142,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "EngineIOTests",
+            dependencies: ["EngineIO", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SocketIOTests",
+            dependencies: ["SocketIO", "EngineIO", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HeraldCoreTests",
             dependencies: [
                 "HeraldCore",

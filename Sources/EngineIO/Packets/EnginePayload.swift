@@ -11,7 +11,10 @@ public enum EnginePayload {
         var packets: [EnginePacket] = []
         for part in body.split(separator: separator, omittingEmptySubsequences: false) {
             if part.first == "b" {
-                guard let bytes = Data(base64Encoded: String(part.dropFirst())) else { return nil }
+                let text = part.dropFirst()
+                // Foundation forgives extra padding; the protocol's base64 does not.
+                guard text.utf8.count % 4 == 0, !text.hasSuffix("==="), let bytes = Data(base64Encoded: String(text))
+                else { return nil }
                 packets.append(EnginePacket(binary: ByteBuffer(bytes: bytes)))
             } else {
                 guard let packet = EnginePacket(text: part) else { return nil }

@@ -87,7 +87,8 @@ struct JSONParser {
     mutating func parseDocument() -> JSONValue? {
         guard let value = parseValue(depth: 0) else { return nil }
         skipWhitespace()
-        return index == bytes.count ? value : nil
+        guard index == bytes.count else { return nil }
+        return value
     }
 
     private mutating func skipWhitespace() {

@@ -1,0 +1,40 @@
+import NIOCore
+import Testing
+
+@testable import SocketIO
+
+@Suite struct JSONValueTests {
+    @Test func objectsKeepTheirKeyOrderAndNumbersTheirJavaScriptForm() throws {
+        let text = #"{"z":1,"a":[true,false,null],"m":{"3":[1.5,-2,1e3]},"s":"q\"\\\n\u00e9\ud83d\ude00"}"#
+        let value = try #require(JSONValue(parsing: Substring(text)))
+        #expect(value.description == #"{"z":1,"a":[true,false,null],"m":{"3":[1.5,-2,1000]},"s":"q\"\\\né😀"}"#)
+        #expect(value["z"] == 1)
+        #expect(value["s"]?.stringValue == "q\"\\\né😀")
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "[1,]", "{\"a\":1,}", "{'a':1}", "[1 2]", "01", "1.", ".5", "-", "1e", "tru", "nul",
+        "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "\"a\u{01}\"", "[1]x", "{\"a\"}", "\"unterminated",
+        "NaN", "Infinity", "+1", "\u{feff}1",
+    ])
+    func malformedJSONIsRefused(_ text: String) {
+        #expect(JSONValue(parsing: Substring(text)) == nil)
+    }
+
+    @Test func deepNestingIsRefusedNotRecursedInto() {
+        #expect(JSONValue(parsing: Substring(String(repeating: "[", count: 100_000))) == nil)
+        #expect(JSONValue(parsing: Substring(String(repeating: "[", count: 50) + String(repeating: "]", count: 50))) != nil)
+        #expect(JSONValue(parsing: Substring(String(repeating: "[", count: 200) + String(repeating: "]", count: 200))) == nil)
+    }
+
+    @Test func controlCharactersAreEscapedWhenWritten() {
+        #expect(JSONValue.string("a\u{01}\t\"").description == #""a\u0001\t\"""#)
+        #expect(JSONValue.number(.infinity).description == "null")
+        #expect(JSONValue.number(12345678901234).description == "12345678901234")
+    }
+
+    @Test func literalsBuildValues() {
+        let value: JSONValue = ["data": "Connected", "count": 0, "list": [1, nil, true]]
+        #expect(value.description == #"{"data":"Connected","count":0,"list":[1,null,true]}"#)
+    }
+}
