@@ -171,3 +171,17 @@ let package = Package(
         ),
     ]
 )
+
+// The libFuzzer target of the Engine.IO and Socket.IO decoders, only when asked for (`scripts/fuzz`).
+if Context.environment["HERALD_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "socketio-fuzz",
+            dependencies: ["EngineIO", "SocketIO", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/SocketIOFuzz",
+            swiftSettings: swiftSettings + [.unsafeFlags(["-sanitize=fuzzer,address"])],
+            // gold cannot link libFuzzer's runtime with SwiftPM's entry point; lld can.
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
+        ))
+    package.products.append(.executable(name: "socketio-fuzz", targets: ["socketio-fuzz"]))
+}
