@@ -6,6 +6,9 @@ public struct BenchTarget: Sendable, Codable {
     public enum Transport: String, Sendable, Codable, CaseIterable {
         case sse
         case ws
+        /// Socket.IO over WebSocket (`/socket.io/?EIO=4&transport=websocket`): the subscriber
+        /// sends its messages (a CONNECT, a join) once the engine opens and answers its pings.
+        case socketio
     }
 
     public var transport: Transport
@@ -13,21 +16,22 @@ public struct BenchTarget: Sendable, Codable {
     public var subscribeURL: String
     /// Extra request headers for subscribers, `Name: value`.
     public var subscribeHeaders: [String]
-    /// A text message each WebSocket subscriber sends once connected (a subscribe command), if any.
-    public var webSocketMessage: String?
+    /// Text messages each WebSocket subscriber sends once connected (a subscribe command, or a
+    /// Socket.IO CONNECT and join), in order.
+    public var webSocketMessages: [String]
     public var publishURL: String
     public var publishHeaders: [String]
     /// The publish body; `$TIME` becomes the send time in nanoseconds, which receivers find as `"t":N`.
     public var publishBody: String
 
     public init(
-        transport: Transport, subscribeURL: String, subscribeHeaders: [String], webSocketMessage: String?,
+        transport: Transport, subscribeURL: String, subscribeHeaders: [String], webSocketMessages: [String],
         publishURL: String, publishHeaders: [String], publishBody: String
     ) {
         self.transport = transport
         self.subscribeURL = subscribeURL
         self.subscribeHeaders = subscribeHeaders
-        self.webSocketMessage = webSocketMessage
+        self.webSocketMessages = webSocketMessages
         self.publishURL = publishURL
         self.publishHeaders = publishHeaders
         self.publishBody = publishBody

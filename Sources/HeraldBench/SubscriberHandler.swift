@@ -9,9 +9,14 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     private static let marker = Array(#""t":"#.utf8)
+    /// An unmasked text frame holding Engine.IO's ping, `2`; answered with a masked `3`.
+    private static let enginePing: [UInt8] = [0x81, 0x01, 0x32]
+    private static let enginePong = SubscriberPool.maskedTextFrame("3")
 
     private let request: ByteBuffer
     private let afterUpgrade: ByteBuffer?
+    private let answersEnginePings: Bool
+    private var pingMatched = 0
     private let ready: EventLoopPromise<Void>
     private var head: [UInt8] = []
     private var streaming = false
@@ -23,9 +28,10 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
     private(set) var firstReceive: UInt64 = 0
     private(set) var lastReceive: UInt64 = 0
 
-    init(request: ByteBuffer, afterUpgrade: ByteBuffer?, ready: EventLoopPromise<Void>) {
+    init(request: ByteBuffer, afterUpgrade: ByteBuffer?, answersEnginePings: Bool, ready: EventLoopPromise<Void>) {
         self.request = request
         self.afterUpgrade = afterUpgrade
+        self.answersEnginePings = answersEnginePings
         self.ready = ready
     }
 
@@ -52,7 +58,11 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
                 start = bytes.count - (head.count - end)
                 head = []
             }
-            scan(UnsafeRawBufferPointer(rebasing: bytes[start...]))
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            scan(rest)
+            if answersEnginePings, countPings(rest) > 0 {
+                context.writeAndFlush(wrapOutboundOut(Self.enginePong), promise: nil)
+            }
         }
     }
 
@@ -96,6 +106,24 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
                 matched = byte == Self.marker[0] ? 1 : 0
             }
         }
+    }
+
+    /// Engine.IO pings in the bytes (a frame split across reads still counts). The server closes
+    /// a session that leaves one unanswered, so a long run must answer them.
+    private func countPings(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var found = 0
+        for byte in bytes {
+            if byte == Self.enginePing[pingMatched] {
+                pingMatched += 1
+                if pingMatched == Self.enginePing.count {
+                    pingMatched = 0
+                    found += 1
+                }
+            } else {
+                pingMatched = byte == Self.enginePing[0] ? 1 : 0
+            }
+        }
+        return found
     }
 
     private func record(_ sentAt: UInt64) {

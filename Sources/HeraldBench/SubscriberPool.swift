@@ -36,7 +36,14 @@ public final class SubscriberPool: Sendable {
     public func connect(count: Int, concurrency: Int = 256) async throws -> Connections {
         let endpoint = try Endpoint(target.subscribeURL)
         let request = ByteBuffer(string: requestText(endpoint))
-        let afterUpgrade = target.transport == .ws ? target.webSocketMessage.map(Self.maskedTextFrame) : nil
+        let afterUpgrade: ByteBuffer? =
+            target.transport == .sse || target.webSocketMessages.isEmpty
+            ? nil
+            : target.webSocketMessages.reduce(into: ByteBuffer()) { frames, text in
+                var frame = Self.maskedTextFrame(text)
+                frames.writeBuffer(&frame)
+            }
+        let answersPings = target.transport == .socketio
         let started = ContinuousClock.now
         var opened: [(any Channel, SubscriberHandler)] = []
         var failed = 0
@@ -47,7 +54,8 @@ public final class SubscriberPool: Sendable {
                 tasks.addTask { [group] in
                     let loop = group.next()
                     let ready = loop.makePromise(of: Void.self)
-                    let handler = SubscriberHandler(request: request, afterUpgrade: afterUpgrade, ready: ready)
+                    let handler = SubscriberHandler(
+                        request: request, afterUpgrade: afterUpgrade, answersEnginePings: answersPings, ready: ready)
                     do {
                         let channel = try await ClientBootstrap(group: loop)
                             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -128,7 +136,7 @@ public final class SubscriberPool: Sendable {
         switch target.transport {
         case .sse:
             text += "Accept: text/event-stream\r\n"
-        case .ws:
+        case .ws, .socketio:
             text += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
             text += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\n"
         }

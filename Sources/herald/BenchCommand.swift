@@ -11,11 +11,14 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load-test any SSE or WebSocket server (Herald, Nchan, …).")
 
-    @Option(help: "sse or ws.") var transport: BenchTarget.Transport = .sse
+    @Option(help: "sse, ws or socketio (Socket.IO over WebSocket).") var transport: BenchTarget.Transport = .sse
     @Option(help: "Where subscribers connect (http://…; for ws the same URL is upgraded).") var subscribeURL: String
     @Option(name: .customLong("subscribe-header"), help: "A header for subscribers, 'Name: value' (repeatable).")
     var subscribeHeaders: [String] = []
-    @Option(help: "A text message each WebSocket subscriber sends once connected.") var wsMessage: String?
+    @Option(
+        name: .customLong("ws-message"),
+        help: "A text message each WebSocket subscriber sends once connected (repeatable, sent in order).")
+    var wsMessages: [String] = []
     @Option(help: "Where publishes are POSTed.") var publishURL: String
     @Option(name: .customLong("publish-header"), help: "A header for publishes, 'Name: value' (repeatable).")
     var publishHeaders: [String] = []
@@ -35,7 +38,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         let target = BenchTarget(
             transport: transport, subscribeURL: subscribeURL, subscribeHeaders: subscribeHeaders,
-            webSocketMessage: wsMessage, publishURL: publishURL, publishHeaders: publishHeaders,
+            webSocketMessages: wsMessages, publishURL: publishURL, publishHeaders: publishHeaders,
             publishBody: publishBody)
         let memoryBefore = Self.residentKilobytes(serverPids)
         let processes = max(1, (connections + perProcess - 1) / perProcess)
