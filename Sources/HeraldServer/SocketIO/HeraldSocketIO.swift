@@ -14,6 +14,7 @@ public struct HeraldSocketIO: Sendable {
         socketIO.engine.path = "/socket.io/"
         socketIO.engine.pingInterval = .seconds(configuration.heartbeatSeconds)
         socketIO.engine.pingTimeout = .seconds(20)
+        socketIO.engine.maxPayload = configuration.maxRequestBody
         server = SocketIOServer(configuration: socketIO)
         host = EngineIOHost(engine: server.engine, admitWebSocket: Self.checkOrigin)
     }

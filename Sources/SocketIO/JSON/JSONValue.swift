@@ -90,3 +90,5 @@ extension JSONValue: CustomStringConvertible {
         return out
     }
 }
+
+extension JSONValue: ExpressibleByStringInterpolation {}
