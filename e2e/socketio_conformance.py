@@ -177,7 +177,8 @@ def assert_error(response, status, code, message):
     """An Engine.IO HTTP error: `status` with exactly `{"code":code,"message":message}`."""
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers.get("Content-Type", "").split(";")[0] == "application/json", response.headers
-    assert response.text == json.dumps({"code": code, "message": message}, separators=(",", ":"))
+    expected = json.dumps({"code": code, "message": message}, separators=(",", ":"))
+    assert response.text == expected, f"body {response.text[:300]!r}, expected {expected!r}"
 
 
 def assert_session_gone(server, sid):
@@ -232,7 +233,7 @@ class Peer:
         options.setdefault("max_size", 2 ** 24)
         options.setdefault("proxy", None)
         options.setdefault("close_timeout", 1)
-        self.ws = connect(url, **options)
+        self.ws = connect(url, **options).__enter__()  # entered, as the library asks; `close` leaves it
         self.opened_at = time.monotonic()
         self.auto_pong = auto_pong
         self.frames = queue.Queue()
@@ -327,3 +328,9 @@ def engine_ws(server, sid=None, auto_pong=False, **options):
     else:
         peer.sid = sid
     return peer
+
+
+def assert_ping_gap(since):
+    """A ping came pingInterval (300 ms) after `since`, give or take scheduling on a busy machine."""
+    gap = time.monotonic() - since
+    assert 0.25 < gap < 0.5, f"the ping came {gap:.3f} s after the handshake or the previous pong"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngineIO
+import Foundation
 import HeraldServer
 import Hummingbird
 import NIOCore
@@ -52,7 +53,8 @@ struct Conformance: AsyncParsableCommand {
         }
         let port = self.port
         let app = host.application(host: self.host, port: port) { bound in
-            print("socketio-conformance (\(suite.rawValue)) listening on port \(bound)")
+            // Unbuffered, so a script reading a pipe sees it at once.
+            FileHandle.standardOutput.write(Data("socketio-conformance (\(suite.rawValue)) listening on port \(bound)\n".utf8))
         }
         try await app.runService()
     }

@@ -82,6 +82,10 @@ public final class WebSocketMessageHandler: ChannelInboundHandler, @unchecked Se
         }
         guard frame.fin, let complete = message else { return }
         message = nil
+        // RFC 6455 section 8.1: a text message that is not UTF-8 fails the connection (1007).
+        if messageIsText, String(validating: complete.readableBytesView, as: UTF8.self) == nil {
+            return connection.close(code: .dataInconsistentWithMessage)
+        }
         receiver.received(messageIsText ? .text(complete) : .binary(complete), on: connection)
     }
 

@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func pingsAreAnsweredAndAMissedPongCloses() async throws {
-        let engine = Self.echo(pingInterval: .milliseconds(100), pingTimeout: .milliseconds(100))
+        let engine = Self.echo(pingInterval: .milliseconds(100), pingTimeout: .milliseconds(400))
         var client = PollingClient(engine: engine)
         _ = try await client.open()
         for _ in 0..<3 {
@@ -95,7 +95,7 @@ import Testing
             #expect(await client.post("3") == (200, "ok"))
         }
         #expect(await client.poll() == (200, "2"))
-        try await Task.sleep(for: .milliseconds(250))
+        try await Task.sleep(for: .milliseconds(600))
         #expect(await client.poll().status == 400)
         #expect(engine.sessionCount == 0)
     }

@@ -302,7 +302,10 @@ public final class EngineSession: @unchecked Sendable {
                 for packet in waiting { socket.write(packet) }
                 socket.connection?.flush()
             default:
-                break
+                // Only the probe and `5` belong on a socket that is still probing.
+                probing = nil
+                probed = false
+                socket.close()
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCore
 import Hummingbird
+import SocketIO
 
 /// JSON bodies for the API. Notifications are written by hand: their `data` is stored as JSON text
 /// and copied through untouched, which is both exact and cheaper than decoding and re-encoding it.
@@ -42,21 +43,6 @@ enum JSONResponse {
 
     /// A JSON string literal for `text`, with the escapes RFC 8259 requires.
     static func quoted(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONValue.quoted(text)
     }
 }

@@ -42,10 +42,12 @@ public struct EngineIOHost: Sendable {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let engineRequest = EngineRequest(method: request.method.rawValue, query: query, headers: headers)
-        if query["transport"] == "websocket" {
-            // A WebSocket on a connection that served other requests first: not taken here.
-            return Self.response(.init(status: 400, contentType: "application/json",
-                body: ByteBuffer(string: #"{"code":3,"message":"Bad request"}"#)))
+        // A WebSocket on a connection that served other requests first is not taken here, and an
+        // Upgrade request must name the websocket transport.
+        if query["transport"] == "websocket" || headers["upgrade"]?.lowercased() == "websocket" {
+            let known = ["polling", "websocket"].contains(query["transport"] ?? "")
+            let error: EngineError = known ? .badRequest : .unknownTransport
+            return Self.response(.init(status: error.status, contentType: "application/json", body: ByteBuffer(string: error.body)))
         }
         let body = request.body
         let answer = await engine.handlePolling(engineRequest, on: MultiThreadedEventLoopGroup.singleton.next()) { limit in
@@ -89,7 +91,8 @@ public struct EngineIOHost: Sendable {
         do {
             try admitWebSocket(head)
             let receiver = try engine.webSocketReceiver(for: request)
-            let accept = try WebSocketHandshake.acceptKey(for: head)
+            // Not an Upgrade request, or not WebSocket 13: the engine's own "bad request".
+            guard let accept = try? WebSocketUpgrade.acceptKey(for: head) else { throw EngineError.badRequest }
             channel.eventLoop.execute {
                 do {
                     try WebSocketUpgrade.switchProtocols(

@@ -120,19 +120,11 @@ final class WebSocketSession: @unchecked Sendable {
         herald.hub.subscribe(subscriber, to: [stream])
         streams.insert(stream)
         do {
-            var replay = try await herald.store.replay(stream, after: cursor ?? 0)
-            if let cursor, cursor > replay.lastSeq {
-                throw HeraldError.cursorAhead(cursor, of: stream, lastSeq: replay.lastSeq)
-            }
-            var start = cursor ?? 0
-            if cursor == nil {
-                replay.evictedThrough = 0  // a reader with no cursor has missed nothing
-                if case .channel = stream {
-                    // Joined without a cursor, a channel starts live at its current seq, with its states.
-                    replay.notifications = replay.notifications.filter { $0.mode == .replace }
-                    start = replay.lastSeq
-                }
-            }
+            var requested = StreamCursors()
+            if let cursor { requested.set(cursor, for: stream) }
+            let history = try await StreamHistory(store: herald.store).read([stream], after: requested)
+            let replay = history.replays[0].1
+            let start = history.cursors.seq(of: stream) ?? 0
             let ack = WebSocketFrames.ack(
                 id, ["stream": JSONResponse.quoted(WebSocketFrames.label(stream)), "seq": String(replay.lastSeq)])
             subscriber.start(stream, from: start, requested: cursor, replay: replay, ack: ack)

@@ -48,6 +48,14 @@ extension JSONValue {
         return "\(value)"
     }
 
+    /// A JSON string literal for `text`, with the escapes RFC 8259 requires.
+    public static func quoted(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 2)
+        quote(text, into: &out)
+        return out
+    }
+
     static func quote(_ text: String, into out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {

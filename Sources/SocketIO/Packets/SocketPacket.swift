@@ -117,8 +117,10 @@ extension SocketPacket {
         }
     }
 
-    /// Puts the attachments where their placeholders are.
+    /// Puts the attachments where their placeholders are; only the binary types have them, in
+    /// any other packet a placeholder-shaped object is plain JSON.
     func reconstructed(with attachments: [ByteBuffer]) throws(SocketPacketError) -> SocketPacket {
+        guard kind == .binaryEvent || kind == .binaryAck else { return self }
         var packet = self
         packet.data = try data.map { value throws(SocketPacketError) in try Self.fill(value, attachments) }
         packet.kind = kind == .binaryEvent ? .event : kind == .binaryAck ? .ack : kind
