@@ -44,6 +44,13 @@ struct StreamCursors: Equatable {
         }
     }
 
+    mutating func remove(_ stream: StreamName) {
+        switch stream {
+        case .user: user = nil
+        case .channel(let name): channels[name] = nil
+        }
+    }
+
     /// The id for a connection reading `streams` (user stream first).
     func formatted(for streams: [StreamName]) -> String {
         var text = String(user ?? 0)

@@ -13,8 +13,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
     let encoding = SocketIOFrames.event
     /// The user's stream first, then channels in the order joined: the order of the offset.
     private var streams: [StreamName]
-    private var cursors = StreamCursors()
-    private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+    private var gate = StreamGate()
     private var unflushed = false
     private var closing = false
 
@@ -27,11 +26,10 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
         if closing { return }
-        if pending[event.stream] != nil {
-            if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return overflow() }
-            pending[event.stream]!.append((event, frame))
-        } else {
-            write(event, frame: frame)
+        switch gate.arrive(event, frame: frame) {
+        case .write: write(event, frame: frame)
+        case .overflow: overflow()
+        case .held, .skip: break
         }
     }
 
@@ -54,7 +52,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     /// Holds `stream`'s live events back until `start`; call before subscribing it in the hub.
     func prepare(_ stream: StreamName) {
-        eventLoop.execute { [self] in pending[stream] = [] }
+        eventLoop.execute { [self] in gate.hold(stream) }
     }
 
     /// Writes each stream's history after its cursor, then what arrived meanwhile, and goes live.
@@ -63,8 +61,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         eventLoop.execute { [self] in
             for (stream, replay) in replays {
                 if !streams.contains(stream) { streams.append(stream) }
-                let cursor = start.seq(of: stream) ?? 0
-                cursors.set(max(cursor, replay.evictedThrough), for: stream)
+                let held = gate.open(stream, at: max(start.seq(of: stream) ?? 0, replay.evictedThrough))
                 if let asked = requested.seq(of: stream), asked < replay.evictedThrough {
                     enqueue(SocketIOFrames.complete(
                         SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough), offset: offset))
@@ -73,13 +70,13 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
                     let event = StreamEvent(stream: stream, notification: notification)
                     // A state the client has seen is re-sent so it is surely current; its offset
                     // is the cursor as it stands, so it moves nothing back.
-                    if notification.seq > cursors.seq(of: stream)! {
+                    if gate.isNew(event) {
                         write(event, frame: encoding.encode(event))
                     } else {
                         enqueue(SocketIOFrames.complete(encoding.encode(event), offset: offset))
                     }
                 }
-                for (event, frame) in pending.removeValue(forKey: stream) ?? [] { write(event, frame: frame) }
+                for (event, frame) in held where gate.isNew(event) { write(event, frame: frame) }
             }
             flush()
         }
@@ -87,18 +84,17 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     func stop(_ stream: StreamName) {
         eventLoop.execute { [self] in
-            pending[stream] = nil
-            if case .channel(let name) = stream { cursors.channels[name] = nil }
+            gate.close(stream)
             streams.removeAll { $0 == stream }
         }
     }
 
-    private var offset: String { cursors.formatted(for: streams) }
+    private var offset: String { gate.cursors.formatted(for: streams) }
 
     private func write(_ event: StreamEvent, frame: ByteBuffer) {
-        guard !closing, let cursor = cursors.seq(of: event.stream), event.notification.seq > cursor else { return }
+        guard !closing else { return }
         guard session.isWritable else { return overflow() }
-        cursors.set(event.notification.seq, for: event.stream)
+        gate.advance(event)
         enqueue(SocketIOFrames.complete(frame, offset: offset))
     }
 

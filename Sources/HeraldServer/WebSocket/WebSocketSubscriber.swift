@@ -11,8 +11,7 @@ import NIOWebSocket
 final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     let channel: any NIOCore.Channel
     let encoding = WebSocketFrames.event
-    private var cursors: [StreamName: Int64] = [:]
-    private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+    private var gate = StreamGate()
     private var unflushed = false
     /// Set once a close frame is queued: nothing more is written.
     private var closing = false
@@ -32,11 +31,10 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
         if closing { return }
-        if pending[event.stream] != nil {
-            if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return overflow() }
-            pending[event.stream]!.append((event, frame))
-        } else {
-            write(event, frame: frame)
+        switch gate.arrive(event, frame: frame) {
+        case .write: write(event, frame: frame)
+        case .overflow: overflow()
+        case .held, .skip: break
         }
     }
 
@@ -59,10 +57,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
 
     /// Marks `stream` as replaying; call before subscribing it in the hub.
     func prepare(_ stream: StreamName) {
-        eventLoop.execute { [self] in
-            pending[stream] = []
-            cursors[stream] = nil
-        }
+        eventLoop.execute { [self] in gate.hold(stream) }
     }
 
     /// Acknowledges the subscription, writes the history after `start`, then what arrived
@@ -73,26 +68,22 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
             if let requested, requested < replay.evictedThrough {
                 enqueue(WebSocketFrames.reset(stream, cursor: requested, missedThrough: replay.evictedThrough))
             }
-            cursors[stream] = max(start, replay.evictedThrough)
+            let held = gate.open(stream, at: max(start, replay.evictedThrough))
             for notification in replay.notifications {
                 let event = StreamEvent(stream: stream, notification: notification)
-                if notification.seq > cursors[stream]! {
+                if gate.isNew(event) {
                     write(event, frame: encoding.encode(event))
                 } else {
                     enqueue(WebSocketFrames.encode(event, resent: true))
                 }
             }
-            let held = pending.removeValue(forKey: stream) ?? []
-            for (event, frame) in held { write(event, frame: frame) }
+            for (event, frame) in held where gate.isNew(event) { write(event, frame: frame) }
             flush()
         }
     }
 
     func stop(_ stream: StreamName) {
-        eventLoop.execute { [self] in
-            pending[stream] = nil
-            cursors[stream] = nil
-        }
+        eventLoop.execute { [self] in gate.close(stream) }
     }
 
     /// A frame of the session's own (ack, error, pong), in order with the events.
@@ -104,9 +95,9 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     }
 
     private func write(_ event: StreamEvent, frame: ByteBuffer) {
-        guard !closing, let cursor = cursors[event.stream], event.notification.seq > cursor else { return }
+        guard !closing else { return }
         guard channel.isWritable else { return overflow() }
-        cursors[event.stream] = event.notification.seq
+        gate.advance(event)
         enqueue(frame)
     }
 

@@ -1,0 +1,59 @@
+import HeraldCore
+import NIOCore
+
+/// The per-stream bookkeeping of a subscriber whose streams come and go (`/ws`, Socket.IO): each
+/// stream's cursor, and its live events held back while its history is written. What makes the
+/// seam between history and live have neither a gap nor a duplicate, for both.
+///
+/// A value type, kept by its subscriber and touched only on the subscriber's event loop.
+struct StreamGate {
+    enum Arrival {
+        /// Past the stream's cursor: write it (then `advance`).
+        case write
+        /// The stream is replaying: kept for `open`.
+        case held
+        /// Already seen, or for a stream not (or no longer) read.
+        case skip
+        /// Too many held back: the reader is cut off, and resumes by cursor.
+        case overflow
+    }
+
+    private(set) var cursors = StreamCursors()
+    private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+
+    /// Holds `stream`'s live events back until `open`; call before subscribing it in the hub.
+    mutating func hold(_ stream: StreamName) {
+        pending[stream] = []
+        cursors.remove(stream)
+    }
+
+    mutating func arrive(_ event: StreamEvent, frame: ByteBuffer) -> Arrival {
+        if pending[event.stream] != nil {
+            if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return .overflow }
+            pending[event.stream]!.append((event, frame))
+            return .held
+        }
+        return isNew(event) ? .write : .skip
+    }
+
+    /// Whether the event is past its stream's cursor.
+    func isNew(_ event: StreamEvent) -> Bool {
+        guard let cursor = cursors.seq(of: event.stream) else { return false }
+        return event.notification.seq > cursor
+    }
+
+    mutating func advance(_ event: StreamEvent) {
+        cursors.set(event.notification.seq, for: event.stream)
+    }
+
+    /// Starts `stream` at `cursor` and hands back what arrived while it replayed, to write next.
+    mutating func open(_ stream: StreamName, at cursor: Int64) -> [(StreamEvent, ByteBuffer)] {
+        cursors.set(cursor, for: stream)
+        return pending.removeValue(forKey: stream) ?? []
+    }
+
+    mutating func close(_ stream: StreamName) {
+        pending[stream] = nil
+        cursors.remove(stream)
+    }
+}
