@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "HeraldServer", targets: ["HeraldServer"]),
         .library(name: "EngineIO", targets: ["EngineIO"]),
         .library(name: "SocketIO", targets: ["SocketIO"]),
+        .library(name: "RESP", targets: ["RESP"]),
         .executable(name: "socketio-conformance", targets: ["socketio-conformance"]),
     ],
     dependencies: [
@@ -60,6 +61,16 @@ let package = Package(
             dependencies: [
                 "EngineIO",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A small RESP2 (Redis) client: the reply parser, pipelined commands, pub/sub that reconnects.
+        .target(
+            name: "RESP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -152,6 +163,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RESPTests",
+            dependencies: ["RESP", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HeraldCoreTests",
             dependencies: [
                 "HeraldCore",
@@ -172,16 +188,25 @@ let package = Package(
     ]
 )
 
-// The libFuzzer target of the Engine.IO and Socket.IO decoders, only when asked for (`scripts/fuzz`).
+// The libFuzzer targets of the parsers, only when asked for (`scripts/fuzz`): the Engine.IO and
+// Socket.IO decoders, and the RESP reply parser.
 if Context.environment["HERALD_FUZZ"] == "1" {
+    let fuzzFlags: [String] = ["-sanitize=fuzzer,address"]
     package.targets.append(
-        .executableTarget(
-            name: "socketio-fuzz",
-            dependencies: ["EngineIO", "SocketIO", .product(name: "NIOCore", package: "swift-nio")],
-            path: "Fuzz/SocketIOFuzz",
-            swiftSettings: swiftSettings + [.unsafeFlags(["-sanitize=fuzzer,address"])],
-            // gold cannot link libFuzzer's runtime with SwiftPM's entry point; lld can.
-            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
-        ))
-    package.products.append(.executable(name: "socketio-fuzz", targets: ["socketio-fuzz"]))
+        .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver", swiftSettings: swiftSettings + [.unsafeFlags(fuzzFlags)]))
+    for (name, path, dependencies) in [
+        ("socketio-fuzz", "Fuzz/SocketIOFuzz", ["EngineIO", "SocketIO"]),
+        ("resp-fuzz", "Fuzz/RESPFuzz", ["RESP"]),
+    ] as [(String, String, [Target.Dependency])] {
+        package.targets.append(
+            .executableTarget(
+                name: name,
+                dependencies: dependencies + ["FuzzDriver", .product(name: "NIOCore", package: "swift-nio")],
+                path: path,
+                swiftSettings: swiftSettings + [.unsafeFlags(fuzzFlags)],
+                // gold cannot link libFuzzer's runtime with SwiftPM's entry point; lld can.
+                linkerSettings: [.unsafeFlags(fuzzFlags + ["-use-ld=lld"])]
+            ))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
 }
