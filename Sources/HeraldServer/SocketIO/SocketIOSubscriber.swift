@@ -59,9 +59,14 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
     /// `requested` holds the cursors the client gave, to tell it of what the retention dropped.
     func start(_ replays: [(StreamName, StreamReplay)], from start: StreamCursors, requested: StreamCursors) {
         eventLoop.execute { [self] in
+            // Every stream starts at its cursor before any is replayed, so that each replayed
+            // event's offset names all of them (a client may resume from any one).
+            var held: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
             for (stream, replay) in replays {
                 if !streams.contains(stream) { streams.append(stream) }
-                let held = gate.open(stream, at: max(start.seq(of: stream) ?? 0, replay.evictedThrough))
+                held[stream] = gate.open(stream, at: max(start.seq(of: stream) ?? 0, replay.evictedThrough))
+            }
+            for (stream, replay) in replays {
                 if let asked = requested.seq(of: stream), asked < replay.evictedThrough {
                     enqueue(SocketIOFrames.complete(
                         SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough), offset: offset))
@@ -76,7 +81,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
                         enqueue(SocketIOFrames.complete(encoding.encode(event), offset: offset))
                     }
                 }
-                for (event, frame) in held where gate.isNew(event) { write(event, frame: frame) }
+                for (event, frame) in held[stream] ?? [] where gate.isNew(event) { write(event, frame: frame) }
             }
             flush()
         }
