@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import Herald
-from test_browser import log_in, make_driver
+from test_browser import browsers, log_in  # noqa: F401 (browsers is a fixture)
 from test_socketio_interop import SOCKETIO_CLIENT, socketio_settings
 
 
@@ -19,20 +19,6 @@ def server():
     herald.start()
     yield herald
     herald.stop()
-
-
-@pytest.fixture
-def browsers():
-    made = []
-
-    def new():
-        driver = make_driver()
-        made.append(driver)
-        return driver
-
-    yield new
-    for driver in made:
-        driver.quit()
 
 
 def log_lines(driver):

@@ -29,7 +29,17 @@ enum EnvironmentSettings {
         try int("HERALD_HEARTBEAT_SECONDS") { configuration.heartbeatSeconds = $0 }
         try int("HERALD_WS_DEFLATE") { configuration.webSocketDeflate = $0 != 0 }
         try int("HERALD_DEMO_TICK_SECONDS") { configuration.demoTickSeconds = $0 }
+        if let url = environment["HERALD_REDIS_URL"], !url.isEmpty { configuration.redisURL = url }
+        if let channels = environment["HERALD_FLASK_SSE_CHANNELS"] { configuration.flaskSSEChannels = list(channels) }
+        if let channel = environment["HERALD_SOCKETIO_QUEUE_CHANNEL"], !channel.isEmpty {
+            configuration.socketIOQueueChannel = channel
+        }
         if let path = environment["HERALD_SOCKETIO_CLIENT"], !path.isEmpty { configuration.socketIOClientPath = path }
         return configuration
+    }
+
+    /// A comma-separated list, blanks dropped.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -16,6 +16,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Messages per inbox page (env: HERALD_MESSAGES_PER_PAGE).") var messagesPerPage: Int?
     @Option(help: "The Socket.IO JavaScript client to serve at /socket.io/socket.io.min.js (env: HERALD_SOCKETIO_CLIENT).")
     var socketioClient: String?
+    @Option(help: "A Redis server to take other processes' publishes from: redis-cli, Flask-SSE, Flask-SocketIO (env: HERALD_REDIS_URL).")
+    var redis: String?
+    @Option(help: "The Redis channels Flask-SSE publishes on, comma-separated; default sse (env: HERALD_FLASK_SSE_CHANNELS).")
+    var flaskSseChannels: String?
+    @Option(help: "The Redis channel of Flask-SocketIO's message queue; default flask-socketio (env: HERALD_SOCKETIO_QUEUE_CHANNEL).")
+    var socketioQueueChannel: String?
     @OptionGroup var storage: StorageOptions
 
     func validate() throws {
@@ -32,6 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let messageMaxLength { configuration.messageMaxLength = messageMaxLength }
         if let messagesPerPage { configuration.messagesPerPage = messagesPerPage }
         if let socketioClient { configuration.socketIOClientPath = socketioClient }
+        if let redis { configuration.redisURL = redis }
+        if let flaskSseChannels { configuration.flaskSSEChannels = EnvironmentSettings.list(flaskSseChannels) }
+        if let socketioQueueChannel { configuration.socketIOQueueChannel = socketioQueueChannel }
 
         var logger = Logger(label: "herald")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info

@@ -26,6 +26,12 @@ public struct HeraldConfiguration: Sendable {
     public var socketIOClientPath: String?
     /// Seconds between the demo namespace's (`/test`) server-generated events.
     public var demoTickSeconds = 10
+    /// A Redis server to listen on for other processes' publishes (`redis://[:password@]host:port`).
+    public var redisURL: String?
+    /// The Redis channels Flask-SSE publishers write to; each feeds the Herald channel of its name.
+    public var flaskSSEChannels = ["sse"]
+    /// The Redis channel of Flask-SocketIO's (python-socketio's) message queue.
+    public var socketIOQueueChannel = "flask-socketio"
 
     public init() {}
 }

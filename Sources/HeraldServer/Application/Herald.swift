@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import RESP
 import SocketIO
 
 /// The running server's shared parts, handed to every controller.
@@ -10,6 +11,8 @@ public struct Herald: Sendable {
     public let bus: any FanOutBus
     /// `/socket.io/`: Socket.IO clients, on the same port.
     public let socketIO: HeraldSocketIO
+    /// Where other processes' publishes come from, when a Redis server is configured.
+    let redisEndpoint: RedisEndpoint?
     let pages: PageRenderer
     let passwords: PasswordHasher
 
@@ -18,6 +21,7 @@ public struct Herald: Sendable {
         self.store = store
         self.hub = hub
         self.bus = bus
+        self.redisEndpoint = try configuration.redisURL.map { try RedisEndpoint(url: $0) }
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
         self.socketIO = HeraldSocketIO(configuration: configuration)

@@ -5,6 +5,8 @@ import HummingbirdCore
 import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
+import RESP
+import ServiceLifecycle
 
 extension Herald {
     /// Every route of the server, behind its middleware.
@@ -64,15 +66,22 @@ extension Herald {
                     responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
                 routes: leanRoutes)
         }
+        var services: [any Service] = [
+            HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),
+            EngineShutdownService(engine: socketIO.server.engine),
+        ]
+        if let redis = redisEndpoint {
+            let ingest = RedisIngest(
+                herald: self, flaskSSEChannels: Set(configuration.flaskSSEChannels),
+                socketIOChannel: configuration.socketIOQueueChannel)
+            services.append(RedisIngestService(ingest: ingest, endpoint: redis, logger: logger))
+        }
         return Application(
             router: router,
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
-            services: [
-                HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),
-                EngineShutdownService(engine: socketIO.server.engine),
-            ],
+            services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

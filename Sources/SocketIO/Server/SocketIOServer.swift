@@ -36,6 +36,12 @@ public final class SocketIOServer: Sendable {
         registry.namespace(name.hasPrefix("/") ? name : "/" + name, create: true)!
     }
 
+    /// The namespace called `name` if it was made with `of`; for emits from outside (a message
+    /// queue), which must not make namespaces clients could then join.
+    public func existing(_ name: String) -> SocketIONamespace? {
+        registry.namespace(name.hasPrefix("/") ? name : "/" + name, create: false)
+    }
+
     /// The main namespace, `/`.
     public var main: SocketIONamespace { of("/") }
 
