@@ -3,6 +3,7 @@ import EngineIO
 import Foundation
 import HeraldServer
 import Hummingbird
+import Logging
 import NIOCore
 import SocketIO
 
@@ -56,7 +57,7 @@ struct Conformance: AsyncParsableCommand {
             // Unbuffered, so a script reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("socketio-conformance (\(suite.rawValue)) listening on port \(bound)\n".utf8))
         }
-        try await app.runService()
+        try await host.run(app, logger: Logger(label: "socketio-conformance"))
     }
 
     /// `auth` is emitted back on connect, `message` echoed as `message-back`, and

@@ -51,6 +51,6 @@ struct ServeCommand: AsyncParsableCommand {
             // The one line scripts wait for, written unbuffered so a pipe sees it at once.
             FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
         }
-        try await app.runService()
+        try await herald.socketIO.host.run(app, logger: logger)
     }
 }

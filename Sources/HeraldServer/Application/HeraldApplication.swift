@@ -38,7 +38,8 @@ extension Herald {
     }
 
     /// The HTTP server on the configured address. `onListening` receives the bound port, which
-    /// differs from the configured one when that is 0.
+    /// differs from the configured one when that is 0. Run it with `socketIO.host.run(_:logger:)`,
+    /// which closes Socket.IO sessions before the server stops.
     public func application(
         logger: Logger = Logger(label: "herald"), onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -68,7 +69,6 @@ extension Herald {
         }
         var services: [any Service] = [
             HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),
-            EngineShutdownService(engine: socketIO.server.engine),
         ]
         if let redis = redisEndpoint {
             let ingest = RedisIngest(

@@ -5,6 +5,7 @@ import Logging
 extension EngineIOHost {
     /// An HTTP server for this engine alone, on the same lean connection path as Herald's: for a
     /// Swift app that needs only Socket.IO (or bare Engine.IO), such as `socketio-conformance`.
+    /// Run it with `run(_:logger:)`, which closes the engine's sessions before the server stops.
     public func application(
         host: String, port: Int, logger: Logger = Logger(label: "engine.io"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -18,7 +19,6 @@ extension EngineIOHost {
         return Application(
             router: router, server: server,
             configuration: .init(address: .hostname(host, port: port), serverName: "Herald", backlog: 4096),
-            services: [EngineShutdownService(engine: engine)],
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

@@ -73,8 +73,13 @@ public final class RedisSubscription: Sendable {
         let connection = try await RedisConnection.connect(to: endpoint, group: group) { continuation.yield($0) }
         connection.channel.closeFuture.whenComplete { _ in continuation.finish() }
         let expected = Int64(options.channels.count + options.patterns.count)
-        if !options.channels.isEmpty { try await connection.sendExpectingPushes(["SUBSCRIBE"] + options.channels) }
-        if !options.patterns.isEmpty { try await connection.sendExpectingPushes(["PSUBSCRIBE"] + options.patterns) }
+        do {
+            if !options.channels.isEmpty { try await connection.sendExpectingPushes(["SUBSCRIBE"] + options.channels) }
+            if !options.patterns.isEmpty { try await connection.sendExpectingPushes(["PSUBSCRIBE"] + options.patterns) }
+        } catch {
+            await connection.close()
+            throw error
+        }
         let liveness = Liveness()
 
         try await withThrowingTaskGroup(of: Void.self) { group in
