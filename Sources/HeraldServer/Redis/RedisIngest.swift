@@ -80,13 +80,11 @@ struct RedisIngest: Sendable {
             let payload: Any = arguments.count == 1 ? arguments[0] : arguments
             return .publish(try Self.publication(["channel": room, "name": event, "data": payload]))
         }
-        var values: [JSONValue] = []
-        for argument in arguments {
-            guard let encoded = try? JSONSerialization.data(withJSONObject: argument, options: [.fragmentsAllowed]),
-                  let value = JSONValue(parsing: Substring(decoding: encoded, as: UTF8.self))
-            else { throw IngestError("an emit whose arguments are not JSON") }
-            values.append(value)
-        }
+        // Read again as Socket.IO's own JSON, whose values go into the packet as they are
+        // (it refuses nesting deeper than Socket.IO packets may be).
+        guard let message = JSONValue(parsing: Substring(text)) else { throw IngestError("an emit whose arguments are not JSON") }
+        let live = message["data"] ?? .null
+        let values = live.arrayValue ?? [live]
         return .emit(namespace: namespace, room: room, except: object["skip_sid"] as? String, event: event, arguments: values)
     }
 
