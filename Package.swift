@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "EngineIO", targets: ["EngineIO"]),
         .library(name: "SocketIO", targets: ["SocketIO"]),
         .library(name: "RESP", targets: ["RESP"]),
+        .library(name: "HeraldPostgres", targets: ["HeraldPostgres"]),
         .executable(name: "socketio-conformance", targets: ["socketio-conformance"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // The WebSocket frame layer every WebSocket Herald serves shares: messages assembled from
@@ -86,6 +88,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL store of multi-node mode: the same contract as the SQLite store.
+        .target(
+            name: "HeraldPostgres",
+            dependencies: [
+                "HeraldCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP server: web pages, JSON API, authentication, long-polling.
         .target(
             name: "HeraldServer",
@@ -128,6 +140,7 @@ let package = Package(
             name: "herald",
             dependencies: [
                 "HeraldCore",
+                "HeraldPostgres",
                 "HeraldServer",
                 "HeraldBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -177,6 +190,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // One suite of the store's guarantees, run against SQLite and PostgreSQL alike.
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: ["HeraldCore", "HeraldPostgres", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

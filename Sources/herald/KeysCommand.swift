@@ -17,9 +17,11 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             var configuration = try EnvironmentSettings.configuration()
             storage.apply(to: &configuration)
-            let store = try storage.openStore(configuration)
+            let label = label
             let key = Secret.generate(prefix: ServerKey.prefix)
-            try await store.createAPIKey(digest: Secret.digest(key), label: label)
+            try await storage.withStore(configuration) { store in
+                try await store.createAPIKey(digest: Secret.digest(key), label: label)
+            }
             print(key)
         }
     }

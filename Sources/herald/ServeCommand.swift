@@ -44,13 +44,14 @@ struct ServeCommand: AsyncParsableCommand {
 
         var logger = Logger(label: "herald")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
-        let store = try storage.openStore(configuration)
-        let herald = try Herald(configuration: configuration, store: store)
-        let host = configuration.host
-        let app = herald.application(logger: logger) { port in
-            // The one line scripts wait for, written unbuffered so a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
+        try await storage.withStore(configuration, logger: logger) { [configuration, logger] store in
+            let herald = try Herald(configuration: configuration, store: store)
+            let host = configuration.host
+            let app = herald.application(logger: logger) { port in
+                // The one line scripts wait for, written unbuffered so a pipe sees it at once.
+                FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
+            }
+            try await herald.socketIO.host.run(app, logger: logger)
         }
-        try await herald.socketIO.host.run(app, logger: logger)
     }
 }

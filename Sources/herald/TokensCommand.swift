@@ -18,12 +18,15 @@ struct TokensCommand: AsyncParsableCommand {
         func run() async throws {
             var configuration = try EnvironmentSettings.configuration()
             storage.apply(to: &configuration)
-            let store = try storage.openStore(configuration)
-            guard let user = try await store.user(named: name) else {
-                throw ValidationError("There is no user called \(name).")
+            let (name, label) = (name, label)
+            let token = try await storage.withStore(configuration) { store in
+                guard let user = try await store.user(named: name) else {
+                    throw ValidationError("There is no user called \(name).")
+                }
+                let token = Secret.generate(prefix: AccessToken.prefix)
+                try await store.createAccessToken(userID: user.id, tokenDigest: Secret.digest(token), label: label)
+                return token
             }
-            let token = Secret.generate(prefix: AccessToken.prefix)
-            try await store.createAccessToken(userID: user.id, tokenDigest: Secret.digest(token), label: label)
             print(token)
         }
     }

@@ -22,13 +22,15 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             var configuration = try EnvironmentSettings.configuration()
             storage.apply(to: &configuration)
-            let store = try storage.openStore(configuration)
             let hash = Bcrypt.hash(password, cost: UInt8(clamping: configuration.bcryptCost))
-            do {
-                let user = try await store.createUser(username: name, passwordHash: hash)
-                FileHandle.standardError.write(Data("created user \(user.username) (id \(user.id))\n".utf8))
-            } catch StoreError.usernameTaken {
-                throw ValidationError("The username \(name) is taken.")
+            let name = name
+            try await storage.withStore(configuration) { store in
+                do {
+                    let user = try await store.createUser(username: name, passwordHash: hash)
+                    FileHandle.standardError.write(Data("created user \(user.username) (id \(user.id))\n".utf8))
+                } catch StoreError.usernameTaken {
+                    throw ValidationError("The username \(name) is taken.")
+                }
             }
         }
     }

@@ -3,7 +3,10 @@ public struct HeraldConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// 0 lets the system pick a free port; the chosen one is printed at start.
     public var port = 8080
+    /// Where the SQLite database lives, unless `databaseURL` names a PostgreSQL database.
     public var dataDirectory = "herald-data"
+    /// A PostgreSQL database (`postgres://…`) shared by every node, instead of SQLite.
+    public var databaseURL: String?
     public var messageMaxLength = 1000
     public var messagesPerPage = 25
     public var usersPerPage = 50

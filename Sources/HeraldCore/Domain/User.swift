@@ -23,4 +23,9 @@ public struct User: Sendable, Equatable, Codable {
 public struct UserCredentials: Sendable {
     public var user: User
     public var passwordHash: String
+
+    public init(user: User, passwordHash: String) {
+        self.user = user
+        self.passwordHash = passwordHash
+    }
 }

@@ -47,6 +47,9 @@ public protocol HeraldStore: ChannelStore {
     func notifications(in stream: StreamName, after cursor: Cursor, limit: Int) async throws -> [StreamNotification]
     /// The stream's current cursor: the seq of the last notification written to it (0 if none).
     func lastSeq(of stream: StreamName) async throws -> Int64
+
+    /// Answers only if the database does, for `/readyz`.
+    func checkHealth() async throws
 }
 
 extension HeraldStore {
@@ -74,4 +77,6 @@ public enum StoreError: Error, Equatable {
     case usernameTaken
     case unknownUser
     case unknownChannel
+    /// The database cannot be reached (multi-node mode): nothing was written; try again later.
+    case unavailable
 }

@@ -33,6 +33,8 @@ struct ErrorMiddleware: RouterMiddleware {
         switch error {
         case let error as HeraldError:
             return error
+        case StoreError.unavailable:
+            return .storeUnavailable
         case let error as NIOTooManyBytesError:
             return .tooLarge(limit: error.maxBytes ?? 0)
         case let error as any HTTPResponseError where error.status == .notFound:

@@ -34,6 +34,11 @@ struct HeraldError: Error, Sendable {
             code: "cursor_ahead")
     }
 
+    /// The database is out of reach (multi-node mode): nothing was written.
+    static let storeUnavailable = HeraldError(
+        status: .serviceUnavailable, code: "store_unavailable",
+        message: "The database cannot be reached right now; nothing was changed. Try again shortly.")
+
     static func tooLarge(limit: Int) -> Self {
         .init(status: .contentTooLarge, code: "body_too_large", message: "The request body is larger than \(limit) bytes.")
     }

@@ -11,8 +11,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        (context.identity, context.credential) = try await Authenticator(store: store).identify(
-            authorization: request.headers[.authorization], sessionCookie: request.cookies[SessionCookie.name]?.value)
+        do {
+            (context.identity, context.credential) = try await Authenticator(store: store).identify(
+                authorization: request.headers[.authorization], sessionCookie: request.cookies[SessionCookie.name]?.value)
+        } catch StoreError.unavailable {
+            // Before the error middleware, which would otherwise have said so.
+            throw HeraldError.storeUnavailable
+        }
         return try await next(request, context)
     }
 }

@@ -43,6 +43,10 @@ public final class SQLiteStore: HeraldStore {
         try read { db in try SQLiteSchema.migrator.appliedMigrations(db) }
     }
 
+    public func checkHealth() async throws {
+        _ = try readSingleStatement { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
     // MARK: Users
 
     public func createUser(username: String, passwordHash: String) async throws -> User {

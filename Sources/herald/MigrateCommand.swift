@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+
+/// Brings the database schema up to date and stops. `herald serve` does the same on start; this
+/// is for deployments that migrate in a step of their own before starting any node.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Bring the database schema up to date (serve does this on start).")
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        var configuration = try EnvironmentSettings.configuration()
+        storage.apply(to: &configuration)
+        try await storage.withStore(configuration) { store in
+            try await store.checkHealth()
+        }
+        FileHandle.standardError.write(Data("the schema is up to date\n".utf8))
+    }
+}
