@@ -161,3 +161,40 @@ public final class PostgresStore: HeraldStore {
             lastMessageReadTime: row.3.map(Date.init(timeIntervalSince1970:)))
     }
 }
+
+extension PostgresStore {
+    /// Competes for the advisory lock `key`, which at most one node of the cluster holds: holds it
+    /// on a connection of its own for as long as that connection lives, telling `onChange`, and
+    /// tries again every `interval` while another node has it or the database is away. Runs until
+    /// the task is cancelled, then lets go of the lock.
+    public func campaign(for key: Int64, interval: Duration = .seconds(2), onChange: @escaping @Sendable (Bool) -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    let won = try await connection.rows("SELECT pg_try_advisory_lock(\(key))", logger: logger)[0].decode(Bool.self)
+                    guard won else { return }
+                    onChange(true)
+                    logger.info("this node now leads (advisory lock \(key))")
+                    // The lock lasts as long as the session: proving the connection alive proves it held.
+                    while !Task.isCancelled {
+                        do {
+                            try await Task.sleep(for: interval)
+                            try await connection.query("SELECT 1", logger: logger)
+                        } catch {
+                            onChange(false)
+                            // Back in the pool, the connection must not keep the lock.
+                            _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+                            throw error
+                        }
+                    }
+                    onChange(false)
+                    _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("leadership: \(error)")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

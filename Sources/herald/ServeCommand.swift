@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldPostgres
 import HeraldServer
 import Hummingbird
 import Logging
@@ -23,6 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The Redis channel of Flask-SocketIO's message queue; default flask-socketio (env: HERALD_SOCKETIO_QUEUE_CHANNEL).")
     var socketioQueueChannel: String?
     @OptionGroup var storage: StorageOptions
+
+    /// The advisory lock the node that ingests Redis publishes holds.
+    static let ingestLock: Int64 = 0x4845_5241_4C44_0002
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be from 0 to 65535.") }
@@ -51,7 +55,19 @@ struct ServeCommand: AsyncParsableCommand {
                 // The one line scripts wait for, written unbuffered so a pipe sees it at once.
                 FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
             }
-            try await herald.socketIO.host.run(app, logger: logger)
+            guard let postgres = store as? PostgresStore else {
+                return try await herald.socketIO.host.run(app, logger: logger)
+            }
+            // Many nodes share the database: one of them, the holder of its lock, persists what
+            // other processes publish through Redis.
+            herald.leadership.set(false)
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    await postgres.campaign(for: Self.ingestLock) { herald.leadership.set($0) }
+                }
+                try await herald.socketIO.host.run(app, logger: logger)
+                group.cancelAll()
+            }
         }
     }
 }

@@ -18,15 +18,15 @@ public protocol FanOutBus: Sendable {
     func publish(_ events: [StreamEvent]) async
 }
 
-/// The single-node bus: hands every event straight to the local hub.
+/// The single-node bus: hands every event straight to the local hub, in order.
 public struct InProcessBus: FanOutBus {
-    let hub: StreamHub
+    let sequencer: StreamSequencer
 
-    public init(hub: StreamHub) {
-        self.hub = hub
+    public init(sequencer: StreamSequencer) {
+        self.sequencer = sequencer
     }
 
     public func publish(_ events: [StreamEvent]) async {
-        for event in events { hub.deliver(event) }
+        await sequencer.receive(events)
     }
 }

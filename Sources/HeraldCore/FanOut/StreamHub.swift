@@ -7,9 +7,33 @@ import Synchronization
 /// The hot path is built for large audiences: an event is encoded once per transport, the
 /// subscribers are grouped by event loop, and each loop gets one task that writes the shared
 /// bytes to all of its connections. No task, lock or allocation per subscriber beyond the write.
+///
+/// The hub hands a stream's events on in seq order, each once. Events reach it from writers that
+/// race each other and, with many nodes, over a bus that may reorder or lose them, so it keeps,
+/// for every stream that has readers here, the seq it has handed on (`deliver` says when an event
+/// leaves a gap behind it; `StreamSequencer` fills the gap from the store). That seq only ever
+/// moves down on its own when a new reader's history ends below it (`observe`), which costs a
+/// re-read of what readers already skip by their own cursors, never a missed event.
 public final class StreamHub: Sendable {
+    /// What `deliver` did with an event.
+    public enum Delivery: Equatable, Sendable {
+        /// Handed to the stream's readers (or the stream has none here).
+        case delivered
+        /// At or below what the stream's readers were already handed: dropped.
+        case stale
+        /// Ahead of the next seq, which is after `seq`: not delivered. Read the stream after
+        /// `seq` from the store and deliver that (accepting gaps, which are replaced states).
+        case gap(after: Int64)
+    }
+
+    private struct Readers {
+        var subscribers: [ObjectIdentifier: any StreamSubscriber] = [:]
+        /// The highest seq handed to these readers; nil until the first event or history.
+        var handedOn: Int64?
+    }
+
     private struct Registry {
-        var byStream: [StreamName: [ObjectIdentifier: any StreamSubscriber]] = [:]
+        var byStream: [StreamName: Readers] = [:]
         var bySubscriber: [ObjectIdentifier: (subscriber: any StreamSubscriber, streams: Set<StreamName>)] = [:]
     }
 
@@ -21,6 +45,7 @@ public final class StreamHub: Sendable {
     }
 
     private let registry = Mutex(Registry())
+    private let delivering = Mutex(())
     private let backlogs = Mutex([ObjectIdentifier: LoopBacklog]())
     public let pollWaiters = PollWaiters()
 
@@ -32,7 +57,7 @@ public final class StreamHub: Sendable {
     public func subscribe(_ subscriber: any StreamSubscriber, to streams: [StreamName]) {
         let id = ObjectIdentifier(subscriber)
         registry.withLock { registry in
-            for stream in streams { registry.byStream[stream, default: [:]][id] = subscriber }
+            for stream in streams { registry.byStream[stream, default: Readers()].subscribers[id] = subscriber }
             registry.bySubscriber[id, default: (subscriber, [])].streams.formUnion(streams)
         }
     }
@@ -41,8 +66,8 @@ public final class StreamHub: Sendable {
         let id = ObjectIdentifier(subscriber)
         registry.withLock { registry in
             for stream in streams {
-                registry.byStream[stream]?[id] = nil
-                if registry.byStream[stream]?.isEmpty == true { registry.byStream[stream] = nil }
+                registry.byStream[stream]?.subscribers[id] = nil
+                if registry.byStream[stream]?.subscribers.isEmpty == true { registry.byStream[stream] = nil }
             }
             registry.bySubscriber[id]?.streams.subtract(streams)
             if registry.bySubscriber[id]?.streams.isEmpty == true { registry.bySubscriber[id] = nil }
@@ -55,11 +80,55 @@ public final class StreamHub: Sendable {
         unsubscribe(subscriber, from: Array(streams))
     }
 
-    public func deliver(_ event: StreamEvent) {
-        pollWaiters.deliver(event.notification.seq, on: event.stream)
-        guard let subscribers = registry.withLock({ $0.byStream[event.stream].map { Array($0.values) } }) else {
-            return
+    /// A reader of `stream` starts after `seq` (its history ends there): events after it must
+    /// reach it, so the stream's position comes down to `seq` if it is past it.
+    public func observe(_ stream: StreamName, at seq: Int64) {
+        registry.withLock { registry in
+            guard let handedOn = registry.byStream[stream]?.handedOn else {
+                if registry.byStream[stream] != nil { registry.byStream[stream]!.handedOn = seq }
+                return
+            }
+            if seq < handedOn { registry.byStream[stream]!.handedOn = seq }
         }
+    }
+
+    /// Every stream read here, with the seq handed on so far: where to catch up from after the
+    /// bus lost messages.
+    public func positions() -> [(stream: StreamName, seq: Int64)] {
+        registry.withLock { registry in
+            registry.byStream.compactMap { stream, readers in readers.handedOn.map { (stream, $0) } }
+        }
+    }
+
+    /// Hands the event to its stream's readers if it is the next one; with `acceptingGap`, if
+    /// it is merely newer (what the store holds, where replaced states leave holes).
+    @discardableResult
+    public func deliver(_ event: StreamEvent, acceptingGap: Bool = false) -> Delivery {
+        pollWaiters.deliver(event.notification.seq, on: event.stream)
+        // Held from the seq check until the event is queued on every loop, so two events racing
+        // in are queued in the order they were checked in.
+        return delivering.withLock { _ in queue(event, acceptingGap: acceptingGap) }
+    }
+
+    private func queue(_ event: StreamEvent, acceptingGap: Bool) -> Delivery {
+        let seq = event.notification.seq
+        var delivery = Delivery.delivered
+        let subscribers = registry.withLock { registry -> [any StreamSubscriber]? in
+            guard let readers = registry.byStream[event.stream] else { return nil }
+            if let handedOn = readers.handedOn {
+                if seq <= handedOn {
+                    delivery = .stale
+                    return nil
+                }
+                if seq > handedOn + 1, !acceptingGap {
+                    delivery = .gap(after: handedOn)
+                    return nil
+                }
+            }
+            registry.byStream[event.stream]!.handedOn = seq
+            return Array(readers.subscribers.values)
+        }
+        guard let subscribers else { return delivery }
         var frames: [EventEncoding: ByteBuffer] = [:]
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [(any StreamSubscriber, ByteBuffer)])] = [:]
         for subscriber in subscribers {
@@ -83,6 +152,7 @@ public final class StreamHub: Sendable {
             }
             if schedule { entry.loop.execute { self.drain(id) } }
         }
+        return delivery
     }
 
     /// Writes every delivery queued for one loop, then flushes each connection once.

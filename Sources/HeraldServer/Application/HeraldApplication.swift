@@ -22,6 +22,7 @@ extension Herald {
         router.get("/healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
+        Readiness(herald: self).addRoutes(to: router)
         StaticAssets().addRoutes(to: router)
         AccountController(herald: self).addRoutes(to: router)
         UserController(herald: self).addRoutes(to: router)
@@ -74,7 +75,7 @@ extension Herald {
             let ingest = RedisIngest(
                 herald: self, flaskSSEChannels: Set(configuration.flaskSSEChannels),
                 socketIOChannel: configuration.socketIOQueueChannel)
-            services.append(RedisIngestService(ingest: ingest, endpoint: redis, logger: logger))
+            services.append(RedisService(ingest: ingest, bus: redisBus, endpoint: redis, link: redisLink, logger: logger))
         }
         return Application(
             router: router,

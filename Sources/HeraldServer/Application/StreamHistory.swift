@@ -6,8 +6,12 @@ import HeraldCore
 /// one without gets everything the store keeps for a user stream, and only the current states for
 /// a channel, which then starts live at its current seq. A reader without a cursor has missed
 /// nothing, so it is never told of a reset.
+///
+/// Each stream's history ends where its live events begin; the hub is told (`observe`), so that
+/// events after that point reach the new reader even if they were already handed on here.
 struct StreamHistory: Sendable {
     let store: any HeraldStore
+    let hub: StreamHub
 
     /// The histories, and the cursor each stream starts from.
     func read(_ streams: [StreamName], after requested: StreamCursors) async throws
@@ -28,6 +32,7 @@ struct StreamHistory: Sendable {
                     cursors.set(replay.lastSeq, for: stream)
                 }
             }
+            hub.observe(stream, at: replay.lastSeq)
             replays.append((stream, replay))
         }
         return (replays, cursors)

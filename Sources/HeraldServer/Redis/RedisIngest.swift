@@ -50,6 +50,8 @@ struct RedisIngest: Sendable {
     func perform(_ action: Action) async throws {
         switch action {
         case .publish(let publication):
+            // Every node hears it; one stores it, and the bus takes it to the others' readers.
+            guard herald.leadership.isLeading else { return }
             _ = try await Publisher(herald: herald).publish(publication, by: nil, isServerKey: true)
         case .emit(let namespace, let room, let except, let event, let arguments):
             guard let sockets = herald.socketIO.server.existing(namespace) else {

@@ -43,7 +43,7 @@ struct EventStreams: Sendable {
         // However the connection ends, even before the stream starts, the hub lets go of it.
         channel.closeFuture.whenComplete { _ in hub.unsubscribeAll(subscriber) }
         do {
-            let (replays, cursors) = try await StreamHistory(store: herald.store).read(streams, after: requested)
+            let (replays, cursors) = try await herald.history.read(streams, after: requested)
             return Opened(subscriber: subscriber, replays: replays, cursors: cursors)
         } catch {
             hub.unsubscribeAll(subscriber)

@@ -35,7 +35,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
         socket.userData = Connection(user: user, subscriber: subscriber)
         let history: (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
         do {
-            history = try await refusing { try await StreamHistory(store: herald.store).read(streams, after: requested) }
+            history = try await refusing { try await herald.history.read(streams, after: requested) }
         } catch {
             herald.hub.unsubscribeAll(subscriber)
             throw error
@@ -76,7 +76,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
             subscriber.prepare(channel.stream)
             herald.hub.subscribe(subscriber, to: [channel.stream])
             do {
-                let history = try await StreamHistory(store: herald.store).read([channel.stream], after: requested)
+                let history = try await herald.history.read([channel.stream], after: requested)
                 subscriber.start(history.replays, from: history.cursors, requested: requested)
                 socket.join(channel.name)
                 // As in Flask-SocketIO's chat example: the whole room, the newcomer too, is told.

@@ -122,7 +122,7 @@ final class WebSocketSession: @unchecked Sendable {
         do {
             var requested = StreamCursors()
             if let cursor { requested.set(cursor, for: stream) }
-            let history = try await StreamHistory(store: herald.store).read([stream], after: requested)
+            let history = try await herald.history.read([stream], after: requested)
             let replay = history.replays[0].1
             let start = history.cursors.seq(of: stream) ?? 0
             let ack = WebSocketFrames.ack(

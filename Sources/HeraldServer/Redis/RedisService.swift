@@ -1,0 +1,65 @@
+import Logging
+import RESP
+import ServiceLifecycle
+
+/// This node's one subscription to Redis, for both things it hears there: the bus between
+/// nodes (`RedisBus`, in multi-node mode) and what other processes publish (`RedisIngest`).
+/// Each message is carried out in the order it arrived. While Redis is away the subscription
+/// reconnects by itself; the bus then catches up from the store, while what other processes
+/// published meanwhile is lost, as with any Redis pub/sub subscriber.
+struct RedisService: Service {
+    let ingest: RedisIngest
+    let bus: RedisBus?
+    let endpoint: RedisEndpoint
+    let link: RedisLink
+    let logger: Logger
+
+    func run() async throws {
+        let (messages, arrived) = AsyncStream.makeStream(of: Arrival.self, bufferingPolicy: .bufferingNewest(100_000))
+        var channels = ingest.flaskSSEChannels.sorted() + [ingest.socketIOChannel]
+        if bus != nil { channels.append(RedisBus.channel) }
+        let options = RedisSubscription.Options(channels: channels, patterns: [RedisIngest.heraldChannelPrefix + "*"])
+        let subscription = RedisSubscription(
+            endpoint: endpoint, options: options, logger: logger,
+            onMessage: { arrived.yield(.message($0)) },
+            onStateChange: { arrived.yield(.subscribed($0)) })
+        logger.info("listening on redis \(endpoint) for \(options.channels + options.patterns)")
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await subscription.run() }
+                group.addTask {
+                    for await arrival in messages { await carryOut(arrival) }
+                }
+                if let bus {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            await bus.flushQueued()
+                            try? await Task.sleep(for: .milliseconds(250))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    enum Arrival {
+        case message(RedisMessage)
+        case subscribed(Bool)
+    }
+
+    private func carryOut(_ arrival: Arrival) async {
+        switch arrival {
+        case .subscribed(let isUp):
+            link.set(isUp)
+            await bus?.subscriptionChanged(isUp)
+        case .message(let message) where message.channel == RedisBus.channel:
+            await bus?.receive(message.payload)
+        case .message(let message):
+            do {
+                try await ingest.perform(try ingest.action(for: message))
+            } catch {
+                logger.warning("redis: ignored \(message.channel): \(error)")
+            }
+        }
+    }
+}
