@@ -2,6 +2,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -9,6 +10,7 @@ import time
 import pytest
 import requests
 
+ROOT = os.path.join(os.path.dirname(__file__), "..")
 HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(os.path.dirname(__file__), "..", ".build", "debug", "herald"))
 
 
@@ -105,3 +107,71 @@ def shared_herald():
     server.start()
     yield server
     server.stop()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server on a free loopback port (installed by scripts/install-test-deps)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while self.cli("PING") != "PONG":
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        return self
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def cli(self, *args):
+        result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        return result.stdout.strip()
+
+    def subscribers(self, channel):
+        return int(self.cli("PUBSUB", "NUMSUB", channel).split()[-1])
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL (scripts/throwaway-postgres), stoppable and restartable on its port."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-e2e-postgres-")
+        self.port = None
+
+    def script(self, *args):
+        result = subprocess.run([os.path.join(ROOT, "scripts", "throwaway-postgres"), *args],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def start(self):
+        url = self.script("start", self.dir, *([str(self.port)] if self.port else []))
+        self.port = int(url.split(":")[-1].split("/")[0])
+        return self
+
+    def stop(self):
+        self.script("stop", self.dir)
+
+    def database(self, name):
+        """A new, empty database; its URL."""
+        result = subprocess.run(["psql", self.url("postgres"), "-qc", f"CREATE DATABASE {name}"],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        return self.url(name)
+
+    def url(self, database):
+        return f"postgres://herald@127.0.0.1:{self.port}/{database}?sslmode=disable"

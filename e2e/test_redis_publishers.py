@@ -3,8 +3,6 @@ unchanged: `redis-cli PUBLISH herald:channel:NAME`, Flask-SSE's `sse.publish(...
 Flask-SocketIO's external emitter (`SocketIO(message_queue=...)`). What reaches a channel is
 persisted: readers on every transport get it, and a reader that comes later resumes it by cursor."""
 import json
-import socket
-import subprocess
 import tempfile
 import time
 
@@ -15,44 +13,8 @@ from flask import Flask
 from flask_socketio import SocketIO
 from flask_sse import sse
 
-from conftest import Herald
+from conftest import Herald, RedisServer
 from test_socketio_interop import Inbox, is_tick, socketio_settings
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RedisServer:
-    """A throwaway redis-server on a free loopback port (installed by scripts/install-test-deps)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while self.cli("PING") != "PONG":
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        return self
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def cli(self, *args):
-        result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
-        return result.stdout.strip()
-
-    def subscribers(self, channel):
-        return int(self.cli("PUBSUB", "NUMSUB", channel).split()[-1])
 
 
 @pytest.fixture(scope="module")

@@ -103,25 +103,23 @@ enum PostgresSchema {
     /// Applies the migrations the database lacks; returns the names of those it applied.
     /// Runs inside the caller's transaction, whose commit releases the lock.
     static func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> [String] {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-        try await connection.query("""
+        try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+        try await connection.rows("""
             CREATE TABLE IF NOT EXISTS herald_migrations (
                 name TEXT PRIMARY KEY,
                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
             )
             """, logger: logger)
         var applied = Set<String>()
-        for try await name in try await connection.query("SELECT name FROM herald_migrations", logger: logger)
-            .decode(String.self)
-        {
-            applied.insert(name)
+        for row in try await connection.rows("SELECT name FROM herald_migrations", logger: logger) {
+            applied.insert(try row.decode(String.self))
         }
         var newlyApplied: [String] = []
         for migration in migrations where !applied.contains(migration.name) {
             for statement in migration.sql {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.rows(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await connection.query("INSERT INTO herald_migrations (name) VALUES (\(migration.name))", logger: logger)
+            try await connection.rows("INSERT INTO herald_migrations (name) VALUES (\(migration.name))", logger: logger)
             newlyApplied.append(migration.name)
         }
         return newlyApplied

@@ -73,7 +73,7 @@ extension PostgresStore {
             """, logger: logger)[0].decode(Int64.self)
         let timestamp = now.timeIntervalSince1970
         if mode == .replace {
-            try await connection.query("DELETE FROM notifications WHERE stream = \(key) AND name = \(name)", logger: logger)
+            try await connection.rows("DELETE FROM notifications WHERE stream = \(key) AND name = \(name)", logger: logger)
         }
         let id = try await connection.rows("""
             INSERT INTO notifications (stream, seq, name, mode, data, timestamp)
@@ -95,9 +95,9 @@ extension PostgresStore {
             ) AS dropped
             """, logger: logger)[0].decode(Int64?.self)
         guard let cutoff else { return }
-        try await connection.query(
+        try await connection.rows(
             "DELETE FROM notifications WHERE stream = \(stream) AND mode = 'append' AND seq <= \(cutoff)", logger: logger)
-        try await connection.query(
+        try await connection.rows(
             "UPDATE streams SET evicted_through = GREATEST(evicted_through, \(cutoff)) WHERE name = \(stream)", logger: logger)
     }
 

@@ -7,12 +7,12 @@ import Synchronization
 extension PostgresStore {
     /// Runs one statement and collects its rows.
     func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await onConnection { connection in try await connection.query(query, logger: self.logger).collect() }
+        try await onConnection { connection in try await connection.rows(query, logger: self.logger) }
     }
 
     /// Runs one statement for its effect.
     func execute(_ query: PostgresQuery) async throws {
-        try await onConnection { connection in _ = try await connection.query(query, logger: self.logger) }
+        try await onConnection { connection in _ = try await connection.rows(query, logger: self.logger) }
     }
 
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -87,8 +87,13 @@ private final class LeaseFlag: Sendable {
 }
 
 extension PostgresConnection {
-    /// Runs one statement of a transaction and collects its rows.
+    /// Runs one statement and collects its rows; every statement of the store goes through here.
+    ///
+    /// A statement sent on a connection the server has closed would wait forever (postgres-nio
+    /// 1.33 never completes it), so a closed connection is refused first.
+    @discardableResult
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await self.query(query, logger: logger).collect()
+        guard !isClosed else { throw StoreError.unavailable }
+        return try await self.query(query, logger: logger).collect()
     }
 }

@@ -110,8 +110,8 @@ public final class PostgresStore: HeraldStore {
         let now = Date().timeIntervalSince1970
         try await transaction { connection in
             // Expired sessions are swept here, where a write happens anyway.
-            try await connection.query("DELETE FROM sessions WHERE expires_at < \(now)", logger: self.logger)
-            try await connection.query("""
+            try await connection.rows("DELETE FROM sessions WHERE expires_at < \(now)", logger: self.logger)
+            try await connection.rows("""
                 INSERT INTO sessions (token_digest, user_id, expires_at) VALUES (\(tokenDigest), \(userID), \(expiresAt.timeIntervalSince1970))
                 """, logger: self.logger)
         }
@@ -167,32 +167,26 @@ extension PostgresStore {
     /// on a connection of its own for as long as that connection lives, telling `onChange`, and
     /// tries again every `interval` while another node has it or the database is away. Runs until
     /// the task is cancelled, then lets go of the lock.
-    public func campaign(for key: Int64, interval: Duration = .seconds(2), onChange: @escaping @Sendable (Bool) -> Void) async {
+    public func campaign(for key: Int64, interval: Duration = .milliseconds(500), onChange: @escaping @Sendable (Bool) -> Void) async {
         while !Task.isCancelled {
             do {
-                try await client.withConnection { connection in
-                    let won = try await connection.rows("SELECT pg_try_advisory_lock(\(key))", logger: logger)[0].decode(Bool.self)
+                try await onConnection { connection in
+                    let won = try await connection.rows("SELECT pg_try_advisory_lock(\(key))", logger: self.logger)[0].decode(Bool.self)
                     guard won else { return }
                     onChange(true)
-                    logger.info("this node now leads (advisory lock \(key))")
-                    // The lock lasts as long as the session: proving the connection alive proves it held.
+                    self.logger.info("this node now leads (advisory lock \(key))")
+                    defer { onChange(false) }
+                    // The lock lasts as long as the session: a live connection means it is held.
                     while !Task.isCancelled {
-                        do {
-                            try await Task.sleep(for: interval)
-                            try await connection.query("SELECT 1", logger: logger)
-                        } catch {
-                            onChange(false)
-                            // Back in the pool, the connection must not keep the lock.
-                            _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
-                            throw error
-                        }
+                        try await Task.sleep(for: interval)
+                        try await connection.rows("SELECT 1", logger: self.logger)
                     }
-                    onChange(false)
-                    _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger)
+                    // Back in the pool, the connection must not keep the lock.
+                    _ = try? await connection.rows("SELECT pg_advisory_unlock(\(key))", logger: self.logger)
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("leadership: \(error)")
+                logger.warning("no longer competing for leadership until the database answers: \(error)")
             }
             try? await Task.sleep(for: interval)
         }

@@ -1,0 +1,306 @@
+"""Several Herald nodes on one PostgreSQL and one Redis (real servers, started here): what is
+published through one node reaches readers on the others, over SSE, /ws and Socket.IO; and
+nothing is lost or repeated when Redis goes away, when a node is killed, or when PostgreSQL
+restarts. The Redis publishers of the seeds (redis-cli, Flask-SSE, Flask-SocketIO) reach every
+node, and what they publish is stored once."""
+import itertools
+import json
+import signal
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+import socketio
+from flask import Flask
+from flask_socketio import SocketIO
+from flask_sse import sse
+
+from conftest import Herald, PostgresServer, RedisServer
+from test_socketio_interop import Inbox
+from test_sse import Stream
+from test_websocket import Client as WebSocketClient
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+class Cluster:
+    """Nodes sharing one database and one Redis."""
+
+    def __init__(self, postgres, redis):
+        self.database = postgres.database(f"herald_{uuid.uuid4().hex[:8]}")
+        self.redis = redis
+        self.nodes = []
+
+    def node(self):
+        node = Herald(tempfile.mkdtemp(prefix="herald-node-"), HERALD_DATABASE_URL=self.database,
+                      HERALD_REDIS_URL=self.redis.url, HERALD_RETENTION_COUNT="100000",
+                      HERALD_FLASK_SSE_CHANNELS="sse,cluster-feed")
+        node.start()
+        wait_ready(node)
+        self.nodes.append(node)
+        return node
+
+    def stop(self):
+        for node in self.nodes:
+            if node.process.poll() is None:
+                node.stop()
+
+
+def wait_ready(node, timeout=15):
+    deadline = time.monotonic() + timeout
+    while True:
+        response = requests.get(node.base + "/readyz", timeout=5)
+        if response.status_code == 200:
+            return response.json()
+        assert time.monotonic() < deadline, f"node never became ready: {response.text}"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres, redis):
+    cluster = Cluster(postgres, redis)
+    cluster.a, cluster.b = cluster.node(), cluster.node()
+    yield cluster
+    cluster.stop()
+
+
+def new_user(node):
+    name = f"c{next(_names)}_{uuid.uuid4().hex[:6]}"
+    node.add_user(name)
+    return name, node.token(name)
+
+
+def publish(node, key, **body):
+    response = requests.post(node.base + "/api/publish", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def events(stream, count):
+    return [(e.id, e.event, json.loads(e.data)) for e in (stream.next() for _ in range(count))]
+
+
+def test_readyz_names_the_store_and_the_bus(cluster):
+    assert wait_ready(cluster.a) == {"status": "ready", "store": "ok", "redis": "ok"}
+    assert requests.get(cluster.b.base + "/healthz", timeout=5).status_code == 200
+
+
+def test_what_is_published_through_a_reaches_readers_on_b_over_sse_ws_and_socketio(cluster):
+    name, token = new_user(cluster.a)
+    key = cluster.a.key()
+    sse_b = Stream(cluster.b, token, path="/api/events?channel=cluster-news")
+    ws_b = WebSocketClient(cluster.b, token)
+    assert ws_b.call(type="subscribe", stream="user")["type"] == "ack"
+    notes = Inbox()
+    sio_b = socketio.Client(reconnection=False)
+    sio_b.on("*", lambda event, *args: notes.put((event, args)), namespace="/notifications")
+    sio_b.connect(cluster.b.base, namespaces=["/notifications"], auth={"token": token}, wait_timeout=5)
+    try:
+        for n in range(1, 6):
+            publish(cluster.a, key, user=name, name="note", data={"n": n})
+        publish(cluster.a, key, channel="cluster-news", name="headline", data="from a")
+
+        got = events(sse_b, 6)
+        assert [(i, e, d) for i, e, d in got[:5]] == [(f"{n};cluster-news=0", "note", {"n": n}) for n in range(1, 6)]
+        assert got[5][1:] == ("headline", "from a")
+        frames = [ws_b.recv() for _ in range(5)]
+        assert [(f["seq"], f["data"]) for f in frames] == [(n, {"n": n}) for n in range(1, 6)]
+        received = [notes.next(what="a Socket.IO notification") for _ in range(5)]
+        received = [(event, args) for event, args in received]
+        assert [(event, args[0]) for event, args in received] == [("note", {"n": n}) for n in range(1, 6)]
+    finally:
+        sse_b.close()
+        ws_b.close()
+        sio_b.disconnect()
+
+
+def test_a_message_sent_on_a_updates_the_unread_count_read_on_b(cluster):
+    sender, sender_token = new_user(cluster.a)
+    recipient, recipient_token = new_user(cluster.b)
+    stream = Stream(cluster.b, recipient_token)
+    try:
+        for body in ("one", "two"):
+            response = requests.post(cluster.a.base + "/api/messages", json={"to": recipient, "body": body},
+                                     headers={"Authorization": f"Bearer {sender_token}"}, timeout=5)
+            assert response.status_code == 201, response.text
+        assert [(e, d) for _, e, d in events(stream, 2)] == [("unread_message_count", 1), ("unread_message_count", 2)]
+    finally:
+        stream.close()
+
+
+class Follower(threading.Thread):
+    """Follows one user's stream over SSE on a node, reconnecting by cursor (Last-Event-ID) to
+    the next node whenever the connection breaks; records every event it is handed."""
+
+    def __init__(self, nodes, token):
+        super().__init__(daemon=True)
+        self.nodes, self.token = nodes, token
+        self.seqs, self.last_id, self.stopping = [], None, False
+        self.reconnects = 0
+
+    def run(self):
+        turn = 0
+        while not self.stopping:
+            node = self.nodes[turn % len(self.nodes)]
+            turn += 1
+            try:
+                stream = Stream(node, self.token, last_event_id=self.last_id)
+                self.stream = stream
+                while not self.stopping:
+                    event = stream.next()
+                    if event.event == "tick":
+                        self.seqs.append(json.loads(event.data))
+                        self.last_id = event.id
+            except Exception:
+                self.reconnects += 1
+                time.sleep(0.2)
+
+    def wait_for(self, count, timeout=30):
+        deadline = time.monotonic() + timeout
+        while len(self.seqs) < count:
+            assert time.monotonic() < deadline, f"got {len(self.seqs)} of {count} events: {self.seqs[-5:]}"
+            time.sleep(0.05)
+
+    def finish(self):
+        self.stopping = True
+        try:
+            self.stream.close()
+        except Exception:
+            pass
+
+
+def test_redis_stopped_mid_stream_loses_nothing_and_the_nodes_recover_by_themselves(cluster):
+    name, token = new_user(cluster.a)
+    key = cluster.a.key()
+    on_a, on_b = Follower([cluster.a], token), Follower([cluster.b], token)
+    on_a.start(), on_b.start()
+    time.sleep(0.5)
+    total = 60
+    for n in range(1, total + 1):
+        if n == 20:
+            cluster.redis.stop()
+        if n == 40:
+            cluster.redis.start()
+        publish(cluster.a, key, user=name, name="tick", data=n)
+        time.sleep(0.03)
+    try:
+        for follower in (on_a, on_b):
+            follower.wait_for(total)
+        time.sleep(0.5)  # anything repeated would have arrived by now
+        for follower in (on_a, on_b):
+            assert follower.seqs == list(range(1, total + 1))
+        for node in (cluster.a, cluster.b):
+            wait_ready(node)
+    finally:
+        on_a.finish(), on_b.finish()
+
+
+def test_readyz_fails_while_redis_is_down(cluster):
+    cluster.redis.stop()
+    try:
+        deadline = time.monotonic() + 10
+        while (response := requests.get(cluster.b.base + "/readyz", timeout=5)).status_code == 200:
+            assert time.monotonic() < deadline, "readyz stayed 200 with Redis down"
+            time.sleep(0.1)
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "store": "ok", "redis": "unavailable"}
+    finally:
+        cluster.redis.start()
+    wait_ready(cluster.b)
+
+
+def test_a_killed_nodes_readers_resume_on_another_with_their_cursor(postgres, redis):
+    cluster = Cluster(postgres, redis)
+    a, b = cluster.node(), cluster.node()
+    try:
+        name, token = new_user(a)
+        key = a.key()
+        follower = Follower([b, a], token)
+        follower.start()
+        time.sleep(0.5)
+        for n in range(1, 41):
+            if n == 15:
+                b.process.send_signal(signal.SIGKILL)
+                b.process.wait(timeout=10)
+            publish(a, key, user=name, name="tick", data=n)
+            time.sleep(0.02)
+        follower.wait_for(40)
+        time.sleep(0.3)
+        follower.finish()
+        assert follower.seqs == list(range(1, 41))
+        assert follower.reconnects >= 1
+    finally:
+        cluster.stop()
+
+
+def test_the_seeds_redis_publishers_reach_every_node_and_are_stored_once(cluster):
+    _, token = new_user(cluster.a)
+    channel = "cluster-feed"
+    readers = [Stream(node, token, path=f"/api/events?channel={channel}") for node in (cluster.a, cluster.b)]
+    try:
+        assert cluster.redis.cli("PUBLISH", f"herald:channel:{channel}", '{"name": "cli", "data": 1}') in ("1", "2")
+        flask_sse = Flask("cluster-sse")
+        flask_sse.config["REDIS_URL"] = cluster.redis.url
+        with flask_sse.app_context():
+            sse.publish({"n": 2}, type="sse", channel=channel)
+        emitter = SocketIO(message_queue=cluster.redis.url)
+        emitter.emit("sio", {"n": 3}, namespace="/notifications", to=channel)
+        for reader in readers:
+            got = events(reader, 3)
+            # One node stores each: seqs 1, 2, 3, the same on both.
+            assert [(i, e, d) for i, e, d in got] == [
+                (f"0;{channel}=1", "cli", 1), (f"0;{channel}=2", "sse", {"n": 2}), (f"0;{channel}=3", "sio", {"n": 3})]
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def test_postgresql_restarting_is_a_clear_503_and_service_resumes_by_itself(cluster, postgres):
+    name, token = new_user(cluster.a)
+    key = cluster.a.key()
+    stream = Stream(cluster.b, token)
+    publish(cluster.a, key, user=name, name="tick", data=1)
+    postgres.stop()
+    try:
+        started = time.monotonic()
+        response = requests.post(cluster.a.base + "/api/publish", json={"user": name, "name": "tick", "data": 2},
+                                 headers={"Authorization": f"Bearer {key}"}, timeout=15)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "store_unavailable"
+        assert time.monotonic() - started < 10
+        ready = requests.get(cluster.a.base + "/readyz", timeout=15)
+        assert ready.status_code == 503 and ready.json()["store"] == "unavailable"
+    finally:
+        postgres.start()
+    deadline = time.monotonic() + 20
+    while True:
+        response = requests.post(cluster.a.base + "/api/publish", json={"user": name, "name": "tick", "data": 2},
+                                 headers={"Authorization": f"Bearer {key}"}, timeout=15)
+        if response.status_code == 201:
+            break
+        assert time.monotonic() < deadline, f"writes never resumed: {response.text}"
+        time.sleep(0.2)
+    wait_ready(cluster.a)
+    try:
+        # Nothing half-written: the refused publish left no seq behind; the next one is 2.
+        assert response.json() == {"seq": 2}
+        assert [(i, d) for i, _, d in events(stream, 2)] == [("1", 1), ("2", 2)]
+    finally:
+        stream.close()
