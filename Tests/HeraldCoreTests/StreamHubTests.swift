@@ -1,3 +1,4 @@
+import Foundation
 import HeraldCore
 import NIOCore
 import NIOPosix
@@ -61,5 +62,79 @@ final class RecordingSubscriber: StreamSubscriber {
         hub.unsubscribeAll(both)
         hub.unsubscribeAll(lobbyOnly)
         #expect(hub.subscriberCount == 0)
+    }
+
+    func received(_ subscriber: RecordingSubscriber, count: Int) async throws -> [Int64] {
+        while subscriber.received.withLock({ $0.count }) < count { try await Task.sleep(for: .milliseconds(2)) }
+        return subscriber.received.withLock { $0.map(\.1) }
+    }
+
+    @Test func aStreamsEventsAreHandedOnOnceInSeqOrderAndAGapIsReported() async throws {
+        let hub = StreamHub()
+        let reader = RecordingSubscriber(eventLoop: group.next())
+        hub.subscribe(reader, to: [.user(1)])
+        #expect(hub.deliver(event(.user(1), 1)) == .delivered)
+        #expect(hub.deliver(event(.user(1), 2)) == .delivered)
+        // Repeated (a bus echo, a second catch-up): dropped.
+        #expect(hub.deliver(event(.user(1), 2)) == .stale)
+        // Seq 3 has not arrived: 4 waits for someone to fill the gap from the store.
+        #expect(hub.deliver(event(.user(1), 4)) == .gap(after: 2))
+        #expect(hub.deliver(event(.user(1), 3)) == .delivered)
+        #expect(hub.deliver(event(.user(1), 4)) == .delivered)
+        // What the store holds may skip seqs (replaced states): accepted when asked to.
+        #expect(hub.deliver(event(.user(1), 7), acceptingGap: true) == .delivered)
+        #expect(try await received(reader, count: 5) == [1, 2, 3, 4, 7])
+        #expect(hub.positions().map(\.seq) == [7])
+        // Streams nobody reads here are not tracked.
+        #expect(hub.deliver(event(.user(2), 9)) == .delivered)
+        #expect(hub.positions().count == 1)
+    }
+
+    @Test func aNewReaderWhoseHistoryEndsEarlierBringsThePositionDown() async throws {
+        let hub = StreamHub()
+        let first = RecordingSubscriber(eventLoop: group.next())
+        hub.subscribe(first, to: [.channel("c")])
+        hub.observe(.channel("c"), at: 10)
+        #expect(hub.deliver(event(.channel("c"), 12)) == .gap(after: 10))
+        let second = RecordingSubscriber(eventLoop: group.next())
+        hub.subscribe(second, to: [.channel("c")])
+        hub.observe(.channel("c"), at: 8)
+        hub.observe(.channel("c"), at: 11)  // never raises it
+        #expect(hub.positions().first?.seq == 8)
+        #expect(hub.deliver(event(.channel("c"), 9)) == .delivered)
+        // The last reader gone, the stream is forgotten.
+        hub.unsubscribeAll(first)
+        hub.unsubscribeAll(second)
+        #expect(hub.positions().isEmpty)
+    }
+}
+
+/// The sequencer fills what the hub reports missing from the store.
+@Suite struct StreamSequencerTests {
+    @Test func aGapIsFilledFromTheStoreAndCatchUpDeliversWhatTheBusLost() async throws {
+        let directory = temporaryDirectory()
+        let store = try SQLiteStore(directory: directory)
+        let hub = StreamHub()
+        let sequencer = StreamSequencer(hub: hub, store: store)
+        let reader = RecordingSubscriber(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        hub.subscribe(reader, to: [.user(1)])
+        hub.observe(.user(1), at: 0)
+        var written: [StreamEvent] = []
+        for n in 1...5 {
+            let notification = try await store.addNotification(to: .user(1), name: "e", json: "\(n)", mode: .append, at: Date())
+            written.append(StreamEvent(stream: .user(1), notification: notification))
+        }
+        // 2 and 3 were lost on the way; 5 overtook 4.
+        await sequencer.receive([written[0], written[4], written[3]])
+        while reader.received.withLock({ $0.count }) < 5 { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(reader.received.withLock { $0.map(\.1) } == [1, 2, 3, 4, 5])
+
+        // Written while the bus was away, heard of by nobody: catch-up finds them.
+        for n in 6...7 {
+            _ = try await store.addNotification(to: .user(1), name: "e", json: "\(n)", mode: .append, at: Date())
+        }
+        await sequencer.catchUp()
+        while reader.received.withLock({ $0.count }) < 7 { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(reader.received.withLock { $0.map(\.1) } == [1, 2, 3, 4, 5, 6, 7])
     }
 }
