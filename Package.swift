@@ -143,6 +143,7 @@ let package = Package(
                 "HeraldPostgres",
                 "HeraldServer",
                 "HeraldBench",
+                "RESP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -189,6 +190,7 @@ let package = Package(
                 "HeraldCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

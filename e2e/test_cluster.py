@@ -1,8 +1,8 @@
-"""Several Herald nodes on one PostgreSQL and one Redis (real servers, started here): what is
-published through one node reaches readers on the others, over SSE, /ws and Socket.IO; and
-nothing is lost or repeated when Redis goes away, when a node is killed, or when PostgreSQL
-restarts. The Redis publishers of the seeds (redis-cli, Flask-SSE, Flask-SocketIO) reach every
-node, and what they publish is stored once."""
+"""Several Herald nodes on one PostgreSQL (real servers, started here), with the bus between them
+over Redis or over PostgreSQL's LISTEN/NOTIFY: what is published through one node reaches readers
+on the others, over SSE, /ws and Socket.IO; and nothing is lost or repeated when Redis goes away,
+when a node is killed, or when PostgreSQL restarts. The Redis publishers of the seeds (redis-cli,
+Flask-SSE, Flask-SocketIO) reach every node, and what they publish is stored once."""
 import itertools
 import json
 import signal
@@ -41,17 +41,21 @@ def redis():
 
 
 class Cluster:
-    """Nodes sharing one database and one Redis."""
+    """Nodes sharing one database, and Redis for the bus; or, with `bus="postgres"`, only the
+    database (LISTEN/NOTIFY between them, no Redis at all)."""
 
-    def __init__(self, postgres, redis):
+    def __init__(self, postgres, redis, bus="redis"):
         self.database = postgres.database(f"herald_{uuid.uuid4().hex[:8]}")
-        self.redis = redis
+        self.redis, self.bus = redis, bus
         self.nodes = []
 
     def node(self):
-        node = Herald(tempfile.mkdtemp(prefix="herald-node-"), HERALD_DATABASE_URL=self.database,
-                      HERALD_REDIS_URL=self.redis.url, HERALD_RETENTION_COUNT="100000",
-                      HERALD_FLASK_SSE_CHANNELS="sse,cluster-feed")
+        settings = dict(HERALD_DATABASE_URL=self.database, HERALD_RETENTION_COUNT="100000")
+        if self.bus == "redis":
+            settings.update(HERALD_REDIS_URL=self.redis.url, HERALD_FLASK_SSE_CHANNELS="sse,cluster-feed")
+        else:
+            settings.update(HERALD_BUS="postgres")
+        node = Herald(tempfile.mkdtemp(prefix="herald-node-"), **settings)
         node.start()
         wait_ready(node)
         self.nodes.append(node)
@@ -73,8 +77,18 @@ def wait_ready(node, timeout=15):
         time.sleep(0.1)
 
 
+@pytest.fixture(scope="module", params=["redis", "postgres"])
+def cluster(request, postgres, redis):
+    """Two nodes, for what must hold whichever bus joins them."""
+    cluster = Cluster(postgres, redis, bus=request.param)
+    cluster.a, cluster.b = cluster.node(), cluster.node()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="module")
-def cluster(postgres, redis):
+def redis_cluster(postgres, redis):
+    """Two nodes joined by Redis, for what concerns Redis itself."""
     cluster = Cluster(postgres, redis)
     cluster.a, cluster.b = cluster.node(), cluster.node()
     yield cluster
@@ -98,8 +112,21 @@ def events(stream, count):
 
 
 def test_readyz_names_the_store_and_the_bus(cluster):
-    assert wait_ready(cluster.a) == {"status": "ready", "store": "ok", "redis": "ok"}
+    expected = {"redis": {"redis": "ok"}, "postgres": {"bus": "ok"}}[cluster.bus]
+    assert wait_ready(cluster.a) == {"status": "ready", "store": "ok", **expected}
     assert requests.get(cluster.b.base + "/healthz", timeout=5).status_code == 200
+
+
+def test_an_event_too_large_for_notify_arrives_whole(cluster):
+    name, token = new_user(cluster.a)
+    stream = Stream(cluster.b, token)
+    try:
+        big = "x" * 20_000  # NOTIFY carries 8,000 bytes: this one travels as a reference
+        publish(cluster.a, cluster.a.key(), user=name, name="big", data={"text": big})
+        publish(cluster.a, cluster.a.key(), user=name, name="small", data=2)
+        assert events(stream, 2) == [("1", "big", {"text": big}), ("2", "small", 2)]
+    finally:
+        stream.close()
 
 
 def test_what_is_published_through_a_reaches_readers_on_b_over_sse_ws_and_socketio(cluster):
@@ -186,19 +213,19 @@ class Follower(threading.Thread):
             pass
 
 
-def test_redis_stopped_mid_stream_loses_nothing_and_the_nodes_recover_by_themselves(cluster):
-    name, token = new_user(cluster.a)
-    key = cluster.a.key()
-    on_a, on_b = Follower([cluster.a], token), Follower([cluster.b], token)
+def test_redis_stopped_mid_stream_loses_nothing_and_the_nodes_recover_by_themselves(redis_cluster):
+    name, token = new_user(redis_cluster.a)
+    key = redis_cluster.a.key()
+    on_a, on_b = Follower([redis_cluster.a], token), Follower([redis_cluster.b], token)
     on_a.start(), on_b.start()
     time.sleep(0.5)
     total = 60
     for n in range(1, total + 1):
         if n == 20:
-            cluster.redis.stop()
+            redis_cluster.redis.stop()
         if n == 40:
-            cluster.redis.start()
-        publish(cluster.a, key, user=name, name="tick", data=n)
+            redis_cluster.redis.start()
+        publish(redis_cluster.a, key, user=name, name="tick", data=n)
         time.sleep(0.03)
     try:
         for follower in (on_a, on_b):
@@ -206,28 +233,29 @@ def test_redis_stopped_mid_stream_loses_nothing_and_the_nodes_recover_by_themsel
         time.sleep(0.5)  # anything repeated would have arrived by now
         for follower in (on_a, on_b):
             assert follower.seqs == list(range(1, total + 1))
-        for node in (cluster.a, cluster.b):
+        for node in (redis_cluster.a, redis_cluster.b):
             wait_ready(node)
     finally:
         on_a.finish(), on_b.finish()
 
 
-def test_readyz_fails_while_redis_is_down(cluster):
-    cluster.redis.stop()
+def test_readyz_fails_while_redis_is_down(redis_cluster):
+    redis_cluster.redis.stop()
     try:
         deadline = time.monotonic() + 10
-        while (response := requests.get(cluster.b.base + "/readyz", timeout=5)).status_code == 200:
+        while (response := requests.get(redis_cluster.b.base + "/readyz", timeout=5)).status_code == 200:
             assert time.monotonic() < deadline, "readyz stayed 200 with Redis down"
             time.sleep(0.1)
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "store": "ok", "redis": "unavailable"}
     finally:
-        cluster.redis.start()
-    wait_ready(cluster.b)
+        redis_cluster.redis.start()
+    wait_ready(redis_cluster.b)
 
 
-def test_a_killed_nodes_readers_resume_on_another_with_their_cursor(postgres, redis):
-    cluster = Cluster(postgres, redis)
+@pytest.mark.parametrize("bus", ["redis", "postgres"])
+def test_a_killed_nodes_readers_resume_on_another_with_their_cursor(postgres, redis, bus):
+    cluster = Cluster(postgres, redis, bus=bus)
     a, b = cluster.node(), cluster.node()
     try:
         name, token = new_user(a)
@@ -250,17 +278,38 @@ def test_a_killed_nodes_readers_resume_on_another_with_their_cursor(postgres, re
         cluster.stop()
 
 
-def test_the_seeds_redis_publishers_reach_every_node_and_are_stored_once(cluster):
-    _, token = new_user(cluster.a)
-    channel = "cluster-feed"
-    readers = [Stream(node, token, path=f"/api/events?channel={channel}") for node in (cluster.a, cluster.b)]
+def wait_for_a_leader(cluster, token, timeout=15):
+    """Until some node stores what arrives through Redis (leadership changes hands within half a
+    second, but another test may just have restarted PostgreSQL)."""
+    probe = Stream(cluster.a, token, path="/api/events?channel=cluster-probe")
     try:
-        assert cluster.redis.cli("PUBLISH", f"herald:channel:{channel}", '{"name": "cli", "data": 1}') in ("1", "2")
+        deadline = time.monotonic() + timeout
+        received = threading.Event()
+
+        def read():
+            probe.next()
+            received.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        while not received.wait(0.3):
+            assert time.monotonic() < deadline, "no node ingests Redis publishes"
+            cluster.redis.cli("PUBLISH", "herald:channel:cluster-probe", '{"name": "probe", "data": 0}')
+    finally:
+        probe.close()
+
+
+def test_the_seeds_redis_publishers_reach_every_node_and_are_stored_once(redis_cluster):
+    _, token = new_user(redis_cluster.a)
+    wait_for_a_leader(redis_cluster, token)
+    channel = "cluster-feed"
+    readers = [Stream(node, token, path=f"/api/events?channel={channel}") for node in (redis_cluster.a, redis_cluster.b)]
+    try:
+        assert redis_cluster.redis.cli("PUBLISH", f"herald:channel:{channel}", '{"name": "cli", "data": 1}') in ("1", "2")
         flask_sse = Flask("cluster-sse")
-        flask_sse.config["REDIS_URL"] = cluster.redis.url
+        flask_sse.config["REDIS_URL"] = redis_cluster.redis.url
         with flask_sse.app_context():
             sse.publish({"n": 2}, type="sse", channel=channel)
-        emitter = SocketIO(message_queue=cluster.redis.url)
+        emitter = SocketIO(message_queue=redis_cluster.redis.url)
         emitter.emit("sio", {"n": 3}, namespace="/notifications", to=channel)
         for reader in readers:
             got = events(reader, 3)
@@ -298,6 +347,7 @@ def test_postgresql_restarting_is_a_clear_503_and_service_resumes_by_itself(clus
         assert time.monotonic() < deadline, f"writes never resumed: {response.text}"
         time.sleep(0.2)
     wait_ready(cluster.a)
+    wait_ready(cluster.b)
     try:
         # Nothing half-written: the refused publish left no seq behind; the next one is 2.
         assert response.json() == {"seq": 2}

@@ -30,6 +30,10 @@ enum EnvironmentSettings {
         try int("HERALD_WS_DEFLATE") { configuration.webSocketDeflate = $0 != 0 }
         try int("HERALD_DEMO_TICK_SECONDS") { configuration.demoTickSeconds = $0 }
         if let url = environment["HERALD_DATABASE_URL"], !url.isEmpty { configuration.databaseURL = url }
+        if let bus = environment["HERALD_BUS"], !bus.isEmpty {
+            guard let value = HeraldConfiguration.Bus(rawValue: bus) else { throw InvalidValue(name: "HERALD_BUS", value: bus) }
+            configuration.bus = value
+        }
         if let url = environment["HERALD_REDIS_URL"], !url.isEmpty { configuration.redisURL = url }
         if let channels = environment["HERALD_FLASK_SSE_CHANNELS"] { configuration.flaskSSEChannels = list(channels) }
         if let channel = environment["HERALD_SOCKETIO_QUEUE_CHANNEL"], !channel.isEmpty {

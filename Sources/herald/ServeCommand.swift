@@ -5,6 +5,7 @@ import HeraldPostgres
 import HeraldServer
 import Hummingbird
 import Logging
+import RESP
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     var flaskSseChannels: String?
     @Option(help: "The Redis channel of Flask-SocketIO's message queue; default flask-socketio (env: HERALD_SOCKETIO_QUEUE_CHANNEL).")
     var socketioQueueChannel: String?
+    @Option(help: "What carries events between nodes: inprocess, redis or postgres; by default redis with --database and --redis, postgres with --database alone (env: HERALD_BUS).")
+    var bus: String?
     @OptionGroup var storage: StorageOptions
 
     /// The advisory lock the node that ingests Redis publishes holds.
@@ -30,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be from 0 to 65535.") }
+        if let bus, HeraldConfiguration.Bus(rawValue: bus) == nil {
+            throw ValidationError("--bus must be one of inprocess, redis, postgres.")
+        }
         if let messageMaxLength, messageMaxLength < 1 { throw ValidationError("--message-max-length must be at least 1.") }
         if let messagesPerPage, messagesPerPage < 1 { throw ValidationError("--messages-per-page must be at least 1.") }
     }
@@ -45,11 +51,18 @@ struct ServeCommand: AsyncParsableCommand {
         if let redis { configuration.redisURL = redis }
         if let flaskSseChannels { configuration.flaskSSEChannels = EnvironmentSettings.list(flaskSseChannels) }
         if let socketioQueueChannel { configuration.socketIOQueueChannel = socketioQueueChannel }
+        if let bus { configuration.bus = HeraldConfiguration.Bus(rawValue: bus) }
+        if let problem = configuration.busProblem { throw ValidationError(problem) }
 
         var logger = Logger(label: "herald")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         try await storage.withStore(configuration, logger: logger) { [configuration, logger] store in
-            let herald = try Herald(configuration: configuration, store: store)
+            let transport: (any BusTransport)? = switch configuration.effectiveBus {
+            case .inProcess: nil
+            case .redis: RedisBusTransport(endpoint: try RedisEndpoint(url: configuration.redisURL ?? ""), logger: logger)
+            case .postgres: (store as? PostgresStore).map(PostgresBusTransport.init(store:))
+            }
+            let herald = try Herald(configuration: configuration, store: store, busTransport: transport, logger: logger)
             let host = configuration.host
             let app = herald.application(logger: logger) { port in
                 // The one line scripts wait for, written unbuffered so a pipe sees it at once.
@@ -64,6 +77,17 @@ struct ServeCommand: AsyncParsableCommand {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
                     await postgres.campaign(for: Self.ingestLock) { herald.leadership.set($0) }
+                }
+                if configuration.effectiveBus == .postgres, let bus = herald.clusterBus {
+                    group.addTask {
+                        await postgres.listen(
+                            on: PostgresBusTransport.channel,
+                            onMessage: { await bus.receive(Array($0.utf8)) },
+                            onStateChange: { isUp in
+                                herald.postgresBusLink.set(isUp)
+                                await bus.listening(isUp)
+                            })
+                    }
                 }
                 try await herald.socketIO.host.run(app, logger: logger)
                 group.cancelAll()

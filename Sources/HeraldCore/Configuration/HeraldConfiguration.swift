@@ -35,6 +35,37 @@ public struct HeraldConfiguration: Sendable {
     public var flaskSSEChannels = ["sse"]
     /// The Redis channel of Flask-SocketIO's (python-socketio's) message queue.
     public var socketIOQueueChannel = "flask-socketio"
+    /// What carries events between nodes; nil picks by the other settings (`effectiveBus`).
+    public var bus: Bus?
+
+    /// What carries events from the node that wrote them to the other nodes' readers.
+    public enum Bus: String, Sendable, CaseIterable {
+        /// One node: straight to its own hub.
+        case inProcess = "inprocess"
+        /// Redis pub/sub (needs `redisURL`).
+        case redis
+        /// PostgreSQL's LISTEN/NOTIFY (needs `databaseURL`).
+        case postgres
+    }
+
+    /// The bus in use: as set, or else Redis when nodes share a PostgreSQL database and a Redis
+    /// server, LISTEN/NOTIFY when they share only the database, and in-process with SQLite.
+    public var effectiveBus: Bus {
+        if let bus { return bus }
+        guard databaseURL != nil else { return .inProcess }
+        return redisURL != nil ? .redis : .postgres
+    }
+
+    /// Why these settings cannot run, if they cannot.
+    public var busProblem: String? {
+        switch effectiveBus {
+        case .inProcess: nil
+        case .redis where databaseURL == nil, .postgres where databaseURL == nil:
+            "The \(effectiveBus.rawValue) bus connects nodes that share a PostgreSQL database: set --database too."
+        case .redis where redisURL == nil: "The redis bus needs --redis."
+        default: nil
+        }
+    }
 
     public init() {}
 }

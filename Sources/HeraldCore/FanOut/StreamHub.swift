@@ -92,6 +92,11 @@ public final class StreamHub: Sendable {
         }
     }
 
+    /// The seq handed on so far for `stream`, if it is read here.
+    public func position(of stream: StreamName) -> Int64? {
+        registry.withLock { $0.byStream[stream]?.handedOn }
+    }
+
     /// Every stream read here, with the seq handed on so far: where to catch up from after the
     /// bus lost messages.
     public func positions() -> [(stream: StreamName, seq: Int64)] {

@@ -26,6 +26,13 @@ public struct StreamSequencer: Sendable {
         }
     }
 
+    /// An event known only by where it is: read from the store, with anything this node missed
+    /// before it.
+    public func receive(reference stream: StreamName, seq: Int64) async {
+        guard let position = hub.position(of: stream) else { return }
+        if position < seq { await fill(stream, after: position) }
+    }
+
     /// Delivers what every stream read here has had written since it was last handed an event,
     /// for when the bus may have lost messages (it was down, or this node was cut off from it).
     public func catchUp() async {

@@ -10,11 +10,13 @@ public struct Herald: Sendable {
     public let store: any HeraldStore
     public let hub: StreamHub
     public let bus: any FanOutBus
-    /// The Redis bus between nodes, in multi-node mode (a shared PostgreSQL store and a Redis).
-    let redisBus: RedisBus?
+    /// The bus between nodes, in multi-node mode (nodes sharing a PostgreSQL database).
+    public let clusterBus: ClusterBus?
     /// Whether this node persists what other processes publish through Redis (one node does).
     public let leadership = Leadership()
-    let redisLink = RedisLink()
+    let redisLink = LinkState()
+    /// Whether this node listens on the PostgreSQL bus (`--bus postgres`).
+    public let postgresBusLink = LinkState()
     /// `/socket.io/`: Socket.IO clients, on the same port.
     public let socketIO: HeraldSocketIO
     /// Where other processes' publishes come from, when a Redis server is configured.
@@ -22,9 +24,12 @@ public struct Herald: Sendable {
     let pages: PageRenderer
     let passwords: PasswordHasher
 
-    /// A node: alone, with in-process fan-out; or, with a PostgreSQL database and a Redis server
-    /// configured, one of many that share them, with the Redis bus between them.
-    public init(configuration: HeraldConfiguration, store: any HeraldStore, logger: Logger = Logger(label: "herald")) throws {
+    /// A node: alone, with in-process fan-out; or, given the transport of the bus between nodes
+    /// (`RedisBusTransport`, or PostgreSQL's), one of many that share a database.
+    public init(
+        configuration: HeraldConfiguration, store: any HeraldStore, busTransport: (any BusTransport)? = nil,
+        logger: Logger = Logger(label: "herald")
+    ) throws {
         self.configuration = configuration
         self.store = store
         let hub = StreamHub()
@@ -32,12 +37,12 @@ public struct Herald: Sendable {
         let sequencer = StreamSequencer(hub: hub, store: store, logger: logger)
         let redisEndpoint = try configuration.redisURL.map { try RedisEndpoint(url: $0) }
         self.redisEndpoint = redisEndpoint
-        if configuration.databaseURL != nil, let redisEndpoint {
-            let bus = RedisBus(sequencer: sequencer, endpoint: redisEndpoint, nodeID: Secret.generate(prefix: "node_"), logger: logger)
-            self.redisBus = bus
+        if let busTransport {
+            let bus = ClusterBus(sequencer: sequencer, transport: busTransport, nodeID: Secret.generate(prefix: "node_"), logger: logger)
+            self.clusterBus = bus
             self.bus = bus
         } else {
-            self.redisBus = nil
+            self.clusterBus = nil
             self.bus = InProcessBus(sequencer: sequencer)
         }
         self.pages = try PageRenderer()

@@ -75,8 +75,10 @@ extension Herald {
             let ingest = RedisIngest(
                 herald: self, flaskSSEChannels: Set(configuration.flaskSSEChannels),
                 socketIOChannel: configuration.socketIOQueueChannel)
-            services.append(RedisService(ingest: ingest, bus: redisBus, endpoint: redis, link: redisLink, logger: logger))
+            let bus = configuration.effectiveBus == .redis ? clusterBus : nil
+            services.append(RedisService(ingest: ingest, bus: bus, endpoint: redis, link: redisLink, logger: logger))
         }
+        if let clusterBus { services.append(ClusterBusService(bus: clusterBus)) }
         return Application(
             router: router,
             server: server,

@@ -2,8 +2,8 @@ import HeraldCore
 import Hummingbird
 
 /// `GET /readyz`: 200 when this node can serve, 503 naming what it is waiting for: the store
-/// (the database answers) and, when a Redis server is configured, the subscription to it (the
-/// bus between nodes, and other processes' publishes). `/healthz` stays the liveness probe: a
+/// (the database answers), when a Redis server is configured the subscription to it (the bus
+/// between nodes, and other processes' publishes), and with the PostgreSQL bus its LISTEN. `/healthz` stays the liveness probe: a
 /// node that is not ready is still alive, and reconnects by itself.
 struct Readiness {
     let herald: Herald
@@ -12,6 +12,8 @@ struct Readiness {
         var status: String
         var store: String
         var redis: String?
+        /// The PostgreSQL bus's LISTEN, when that is the bus.
+        var bus: String?
     }
 
     func addRoutes(to router: Router<HeraldRequestContext>) {
@@ -30,7 +32,10 @@ struct Readiness {
         if herald.redisEndpoint != nil {
             report.redis = herald.redisLink.isUp ? "ok" : "unavailable"
         }
-        let ready = report.store == "ok" && report.redis != "unavailable"
+        if herald.configuration.effectiveBus == .postgres {
+            report.bus = herald.postgresBusLink.isUp ? "ok" : "unavailable"
+        }
+        let ready = report.store == "ok" && report.redis != "unavailable" && report.bus != "unavailable"
         if !ready { report.status = "unavailable" }
         return try JSONResponse.encode(report, status: ready ? .ok : .serviceUnavailable)
     }

@@ -1,4 +1,6 @@
+import HeraldCore
 import Logging
+import NIOCore
 import RESP
 import ServiceLifecycle
 
@@ -9,15 +11,16 @@ import ServiceLifecycle
 /// published meanwhile is lost, as with any Redis pub/sub subscriber.
 struct RedisService: Service {
     let ingest: RedisIngest
-    let bus: RedisBus?
+    /// The cluster bus, when it travels over this Redis.
+    let bus: ClusterBus?
     let endpoint: RedisEndpoint
-    let link: RedisLink
+    let link: LinkState
     let logger: Logger
 
     func run() async throws {
         let (messages, arrived) = AsyncStream.makeStream(of: Arrival.self, bufferingPolicy: .bufferingNewest(100_000))
         var channels = ingest.flaskSSEChannels.sorted() + [ingest.socketIOChannel]
-        if bus != nil { channels.append(RedisBus.channel) }
+        if bus != nil { channels.append(RedisBusTransport.channel) }
         let options = RedisSubscription.Options(channels: channels, patterns: [RedisIngest.heraldChannelPrefix + "*"])
         let subscription = RedisSubscription(
             endpoint: endpoint, options: options, logger: logger,
@@ -29,14 +32,6 @@ struct RedisService: Service {
                 group.addTask { await subscription.run() }
                 group.addTask {
                     for await arrival in messages { await carryOut(arrival) }
-                }
-                if let bus {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            await bus.flushQueued()
-                            try? await Task.sleep(for: .milliseconds(250))
-                        }
-                    }
                 }
             }
         }
@@ -51,9 +46,9 @@ struct RedisService: Service {
         switch arrival {
         case .subscribed(let isUp):
             link.set(isUp)
-            await bus?.subscriptionChanged(isUp)
-        case .message(let message) where message.channel == RedisBus.channel:
-            await bus?.receive(message.payload)
+            await bus?.listening(isUp)
+        case .message(let message) where message.channel == RedisBusTransport.channel:
+            await bus?.receive(Array(message.payload.readableBytesView))
         case .message(let message):
             do {
                 try await ingest.perform(try ingest.action(for: message))

@@ -1,9 +1,8 @@
-import HeraldCore
 import Testing
 
-@testable import HeraldServer
+@testable import HeraldCore
 
-/// The Redis bus's messages: whole events there and back, and what a node refuses to act on
+/// The cluster bus's messages: whole events there and back, and what a node refuses to act on
 /// (anyone who can PUBLISH on the Redis server can send one).
 @Suite struct BusMessageTests {
     let event = StreamEvent(
@@ -14,7 +13,13 @@ import Testing
         let text = BusMessage(node: "node_a", events: [event, StreamEvent(stream: .user(4), notification: event.notification)]).encoded()
         let (node, events) = try BusMessage.decode(Array(text.utf8))
         #expect(node == "node_a")
-        #expect(events == [event, StreamEvent(stream: .user(4), notification: event.notification)])
+        #expect(events == [.event(event), .event(StreamEvent(stream: .user(4), notification: event.notification))])
+    }
+
+    @Test func tooLargeForTheBusTheyTravelAsReferences() throws {
+        let text = BusMessage(node: "node_a", events: [event], byReference: true).encoded()
+        #expect(!text.contains("headline"))
+        #expect(try BusMessage.decode(Array(text.utf8)).events == [.reference(.channel("news"), seq: 3)])
     }
 
     @Test(arguments: [
@@ -26,6 +31,9 @@ import Testing
         #"{"v": 1, "node": "n", "events": [{"stream": "user:1", "id": 1, "seq": 1, "name": "", "mode": "append", "data": "1", "ts": 0}]}"#,
         #"{"v": 1, "node": "n", "events": [{"stream": "user:1", "id": 1, "seq": 1, "name": "e", "mode": "merge", "data": "1", "ts": 0}]}"#,
         #"{"v": 1, "node": "n", "events": [{"stream": "user:1", "id": "1", "seq": 1, "name": "e", "mode": "append", "data": "1", "ts": 0}]}"#,
+        // Neither whole nor a bare reference.
+        #"{"v": 1, "node": "n", "events": [{"stream": "user:1", "seq": 1, "name": "e"}]}"#,
+        #"{"v": 1, "node": "n", "events": [{"stream": "user:1", "seq": -4}]}"#,
         String(repeating: "[", count: 100_000),
     ])
     func malformedMessagesAreRefused(_ text: String) {

@@ -1,0 +1,11 @@
+import HeraldCore
+import ServiceLifecycle
+
+/// Sends the bus messages that waited while the transport was down, for as long as the node runs.
+struct ClusterBusService: Service {
+    let bus: ClusterBus
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await bus.run() }
+    }
+}
