@@ -19,7 +19,7 @@ from flask_socketio import SocketIO
 from flask_sse import sse
 
 from conftest import Herald, PostgresServer, RedisServer
-from test_socketio_interop import Inbox
+from test_socketio_interop import Inbox, Peer
 from test_sse import Stream
 from test_websocket import Client as WebSocketClient
 
@@ -156,6 +156,31 @@ def test_what_is_published_through_a_reaches_readers_on_b_over_sse_ws_and_socket
         sse_b.close()
         ws_b.close()
         sio_b.disconnect()
+
+
+def test_socketio_rooms_and_broadcasts_reach_sockets_on_every_node(cluster):
+    """Flask-SocketIO's example namespace, /test: emits made by handlers on one node (to a room,
+    to the whole namespace) reach the sockets connected to the other."""
+    alice = Peer().connect(cluster.a, namespaces=["/test"], transports=["websocket"])
+    bob = Peer().connect(cluster.b, namespaces=["/test"], transports=["websocket"])
+    carol = Peer().connect(cluster.b, namespaces=["/test"], transports=["websocket"])
+    try:
+        for peer in (alice, bob, carol):
+            peer.test.next(what="the welcome")
+        for peer in (alice, bob):
+            peer.emit("join", {"room": "cluster-room"})
+            assert "cluster-room" in peer.test.next(what="the join's answer")["data"]
+        bob.emit("my_room_event", {"room": "cluster-room", "data": "to the room"})
+        assert alice.test.next(what="the room event from node B")["data"] == "to the room"
+        assert bob.test.next()["data"] == "to the room"
+        alice.emit("my_broadcast_event", {"data": "to everyone"})
+        for peer in (alice, bob, carol):
+            assert peer.test.next(what="the broadcast from node A")["data"] == "to everyone"
+        carol.test.nothing_for(0.5)  # the room event was not hers, and nothing came twice
+        bob.test.nothing_for(0.1)
+    finally:
+        for peer in (alice, bob, carol):
+            peer.client.disconnect()
 
 
 def test_a_message_sent_on_a_updates_the_unread_count_read_on_b(cluster):

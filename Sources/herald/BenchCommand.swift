@@ -12,7 +12,10 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Load-test any SSE or WebSocket server (Herald, Nchan, …).")
 
     @Option(help: "sse, ws or socketio (Socket.IO over WebSocket).") var transport: BenchTarget.Transport = .sse
-    @Option(help: "Where subscribers connect (http://…; for ws the same URL is upgraded).") var subscribeURL: String
+    @Option(
+        name: .customLong("subscribe-url"),
+        help: "Where subscribers connect (http://…; for ws the same URL is upgraded). Repeatable: the connections are split evenly between the URLs (the nodes of a cluster).")
+    var subscribeURLs: [String]
     @Option(name: .customLong("subscribe-header"), help: "A header for subscribers, 'Name: value' (repeatable).")
     var subscribeHeaders: [String] = []
     @Option(
@@ -35,17 +38,24 @@ struct BenchCommand: AsyncParsableCommand {
     var serverPids: [Int32] = []
     @Flag(help: "Print the report as JSON.") var json = false
 
+    func validate() throws {
+        if subscribeURLs.isEmpty { throw ValidationError("Give at least one --subscribe-url.") }
+    }
+
     func run() async throws {
         let target = BenchTarget(
-            transport: transport, subscribeURL: subscribeURL, subscribeHeaders: subscribeHeaders,
+            transport: transport, subscribeURL: subscribeURLs[0], subscribeHeaders: subscribeHeaders,
             webSocketMessages: wsMessages, publishURL: publishURL, publishHeaders: publishHeaders,
             publishBody: publishBody)
         let memoryBefore = Self.residentKilobytes(serverPids)
-        let processes = max(1, (connections + perProcess - 1) / perProcess)
+        // At least a process per URL, each worker subscribing through one of them.
+        let processes = max(subscribeURLs.count, (connections + perProcess - 1) / perProcess)
         var workers: [Worker] = []
         for index in 0..<processes {
             let share = connections / processes + (index < connections % processes ? 1 : 0)
-            workers.append(try Worker(target: target, connections: share, events: events))
+            var workerTarget = target
+            workerTarget.subscribeURL = subscribeURLs[index % subscribeURLs.count]
+            workers.append(try Worker(target: workerTarget, connections: share, events: events))
         }
         for worker in workers { try await worker.waitUntilReady() }
         // Let the server settle before reading its memory.

@@ -11,9 +11,15 @@ import Testing
 
     @Test func eventsTravelWhole() throws {
         let text = BusMessage(node: "node_a", events: [event, StreamEvent(stream: .user(4), notification: event.notification)]).encoded()
-        let (node, events) = try BusMessage.decode(Array(text.utf8))
-        #expect(node == "node_a")
+        let (node, events, socketIO) = try BusMessage.decode(Array(text.utf8))
+        #expect(node == "node_a" && socketIO == nil)
         #expect(events == [.event(event), .event(StreamEvent(stream: .user(4), notification: event.notification))])
+    }
+
+    @Test func socketIOBroadcastsTravelAsTheirOwnText() throws {
+        let text = BusMessage(node: "node_b", socketIO: #"{"ns":"/chat","event":"e"}"#).encoded()
+        let decoded = try BusMessage.decode(Array(text.utf8))
+        #expect(decoded.node == "node_b" && decoded.events.isEmpty && decoded.socketIO == #"{"ns":"/chat","event":"e"}"#)
     }
 
     @Test func tooLargeForTheBusTheyTravelAsReferences() throws {

@@ -7,6 +7,8 @@ import Foundation
 /// `data` being the notification's JSON text as a string (it is delivered exactly as stored).
 /// Where a message would be too large for the bus (NOTIFY carries 8,000 bytes), events travel
 /// as references, `{"stream", "seq"}` alone, and the receiver reads them from the store.
+/// A message may instead carry a Socket.IO broadcast (`"socketio"`, its own JSON text, with no
+/// events), which is live only: nothing of it is stored.
 struct BusMessage: Codable, Equatable {
     struct Event: Codable, Equatable {
         var stream: String
@@ -31,6 +33,7 @@ struct BusMessage: Codable, Equatable {
     var v: Int
     var node: String
     var events: [Event]
+    var socketio: String?
 
     init(node: String, events: [StreamEvent], byReference: Bool = false) {
         self.v = Self.version
@@ -42,13 +45,20 @@ struct BusMessage: Codable, Equatable {
         }
     }
 
+    init(node: String, socketIO: String) {
+        self.v = Self.version
+        self.node = node
+        self.events = []
+        self.socketio = socketIO
+    }
+
     func encoded() -> String {
         // Encoding plain strings and numbers cannot fail.
         String(decoding: try! JSONEncoder().encode(self), as: UTF8.self)
     }
 
     /// Reads a bus message, or says why it is not one.
-    static func decode(_ bytes: [UInt8]) throws(BusMessageError) -> (node: String, events: [Arrival]) {
+    static func decode(_ bytes: [UInt8]) throws(BusMessageError) -> (node: String, events: [Arrival], socketIO: String?) {
         guard bytes.count <= maxBytes else { throw BusMessageError("larger than \(maxBytes) bytes") }
         let message: BusMessage
         do {
@@ -74,7 +84,7 @@ struct BusMessage: Codable, Equatable {
                 throw BusMessageError("an event of \(event.stream) at \(event.seq) that is neither whole nor a reference")
             }
         }
-        return (message.node, events)
+        return (message.node, events, message.socketio)
     }
 }
 

@@ -23,13 +23,47 @@ public final class ClusterBus: FanOutBus {
     let nodeID: String
     private let logger: Logger
     private let held = Mutex<[String]>([])
+    private let socketIOReceiver = Mutex<(@Sendable (String) -> Void)?>(nil)
+    private let socketIOOutbox: AsyncStream<String>
+    private let socketIOQueue: AsyncStream<String>.Continuation
 
     public init(sequencer: StreamSequencer, transport: any BusTransport, nodeID: String, logger: Logger) {
         self.sequencer = sequencer
         self.transport = transport
         self.nodeID = nodeID
         self.logger = logger
+        (socketIOOutbox, socketIOQueue) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(100_000))
     }
+
+    // MARK: Socket.IO broadcasts
+
+    /// Queues a Socket.IO broadcast (its JSON text) for the other nodes; `run` sends them in order.
+    /// Live only: one that cannot be sent is lost, as with any Socket.IO adapter.
+    public func broadcast(socketIO text: String) {
+        socketIOQueue.yield(text)
+    }
+
+    /// Where the other nodes' Socket.IO broadcasts go.
+    public func onSocketIO(_ receive: @escaping @Sendable (String) -> Void) {
+        socketIOReceiver.withLock { $0 = receive }
+    }
+
+    private func sendSocketIO() async {
+        for await text in socketIOOutbox {
+            let message = BusMessage(node: nodeID, socketIO: text).encoded()
+            guard message.utf8.count <= transport.maxMessageBytes else {
+                logger.warning("cluster bus: a Socket.IO broadcast of \(message.utf8.count) bytes is too large for the bus; sent to this node's sockets only")
+                continue
+            }
+            do {
+                try await transport.send(message)
+            } catch {
+                logger.warning("cluster bus: a Socket.IO broadcast was not sent to the other nodes: \(error)")
+            }
+        }
+    }
+
+    // MARK: Events
 
     public func publish(_ events: [StreamEvent]) async {
         await sequencer.receive(events)
@@ -77,11 +111,16 @@ public final class ClusterBus: FanOutBus {
         }
     }
 
-    /// Runs `sendHeld` every `interval` until the task is cancelled.
+    /// Sends Socket.IO broadcasts as they come, and held events every `interval`, until the task
+    /// is cancelled.
     public func run(interval: Duration = .milliseconds(250)) async {
-        while !Task.isCancelled {
-            await sendHeld()
-            try? await Task.sleep(for: interval)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.sendSocketIO() }
+            while !Task.isCancelled {
+                await sendHeld()
+                try? await Task.sleep(for: interval)
+            }
+            group.cancelAll()
         }
     }
 
@@ -89,8 +128,9 @@ public final class ClusterBus: FanOutBus {
     /// are already delivered).
     public func receive(_ bytes: [UInt8]) async {
         do {
-            let (node, arrivals) = try BusMessage.decode(bytes)
+            let (node, arrivals, socketIO) = try BusMessage.decode(bytes)
             guard node != nodeID else { return }
+            if let socketIO, let receive = socketIOReceiver.withLock({ $0 }) { receive(socketIO) }
             for arrival in arrivals {
                 switch arrival {
                 case .event(let event): await sequencer.receive([event])

@@ -48,6 +48,7 @@ public struct Herald: Sendable {
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
         self.socketIO = HeraldSocketIO(configuration: configuration)
+        if let clusterBus { SocketIOClusterAdapter.connect(socketIO.server, to: clusterBus) }
         socketIO.server.of("/test").register(DemoNamespace(tick: .seconds(configuration.demoTickSeconds)))
         socketIO.server.of(SocketIOFrames.namespace).register(NotificationsNamespace(herald: self))
     }

@@ -54,15 +54,13 @@ struct RedisIngest: Sendable {
             guard herald.leadership.isLeading else { return }
             _ = try await Publisher(herald: herald).publish(publication, by: nil, isServerKey: true)
         case .emit(let namespace, let room, let except, let event, let arguments):
-            guard let sockets = herald.socketIO.server.existing(namespace) else {
+            guard herald.socketIO.server.existing(namespace) != nil else {
                 throw IngestError("an emit to \(namespace), which is not a namespace of this server")
             }
-            switch (room, except) {
-            case (nil, nil): sockets.emit(event, arguments: arguments)
-            case (let room?, nil): sockets.to(room).emit(event, arguments: arguments)
-            case (nil, let except?): sockets.except(except).emit(event, arguments: arguments)
-            case (let room?, let except?): sockets.to(room).except(except).emit(event, arguments: arguments)
-            }
+            // Every node hears it and emits to its own sockets: not again across the cluster.
+            herald.socketIO.server.deliver(SocketIORemoteBroadcast(
+                namespace: namespace, rooms: room.map { [$0] } ?? [], excluded: except.map { [$0] } ?? [],
+                event: event, arguments: arguments))
         }
     }
 

@@ -45,6 +45,23 @@ public final class SocketIOServer: Sendable {
     /// The main namespace, `/`.
     public var main: SocketIONamespace { of("/") }
 
+    /// Where broadcasts go besides this server's sockets (the other servers of a cluster); nil
+    /// (the default) for a server on its own.
+    public var adapter: (any SocketIOAdapter)? {
+        get { registry.adapter.withLock { $0 } }
+        set { registry.adapter.withLock { $0 = newValue } }
+    }
+
+    /// A broadcast another server published: to this server's sockets in its rooms. Namespaces
+    /// this server has not made are ignored, as their sockets cannot be here.
+    public func deliver(_ broadcast: SocketIORemoteBroadcast) {
+        guard let namespace = existing(broadcast.namespace) else { return }
+        var target = SocketIOBroadcast(namespace: namespace)
+        target.rooms = Set(broadcast.rooms)
+        target.excluded = Set(broadcast.excluded)
+        target.emitLocally(broadcast.event, arguments: broadcast.arguments)
+    }
+
     /// The error handler of namespaces that have none of their own.
     public func onError(_ handler: @escaping SocketIOErrorHandler) {
         registry.defaultErrorHandler.withLock { $0 = handler }
@@ -55,6 +72,7 @@ public final class SocketIOServer: Sendable {
 final class NamespaceRegistry: Sendable {
     private let namespaces = Mutex([String: SocketIONamespace]())
     let defaultErrorHandler = Mutex<SocketIOErrorHandler?>(nil)
+    let adapter = Mutex<(any SocketIOAdapter)?>(nil)
 
     func namespace(_ name: String, create: Bool) -> SocketIONamespace? {
         namespaces.withLock { namespaces in
