@@ -19,6 +19,9 @@ from flask_socketio import SocketIO
 from flask_sse import sse
 
 from conftest import Herald, PostgresServer, RedisServer
+from selenium.webdriver.support.ui import WebDriverWait
+
+from test_browser import badge, browsers, log_in, send  # noqa: F401 (browsers is a fixture)
 from test_socketio_interop import Inbox, Peer
 from test_sse import Stream
 from test_websocket import Client as WebSocketClient
@@ -181,6 +184,20 @@ def test_socketio_rooms_and_broadcasts_reach_sockets_on_every_node(cluster):
     finally:
         for peer in (alice, bob, carol):
             peer.client.disconnect()
+
+
+def test_a_message_sent_in_a_browser_on_a_lights_the_badge_of_a_browser_on_b(cluster, browsers):
+    sender, recipient = (f"b{next(_names)}_{uuid.uuid4().hex[:6]}" for _ in range(2))
+    for name in (sender, recipient):
+        cluster.a.add_user(name, "a-good-password")
+    on_a, on_b = browsers(), browsers()
+    log_in(on_a, cluster.a.base, sender, "a-good-password")
+    log_in(on_b, cluster.b.base, recipient, "a-good-password")
+    on_b.get(cluster.b.base + "/users")
+    assert not badge(on_b).is_displayed()
+    send(on_a, cluster.a.base, recipient, "across the cluster")
+    WebDriverWait(on_b, 5, poll_frequency=0.05).until(lambda d: badge(d).is_displayed() and badge(d).text == "1")
+    assert on_b.current_url == cluster.b.base + "/users"  # no reload
 
 
 def test_a_message_sent_on_a_updates_the_unread_count_read_on_b(cluster):
