@@ -200,6 +200,27 @@ def test_a_message_sent_in_a_browser_on_a_lights_the_badge_of_a_browser_on_b(clu
     assert on_b.current_url == cluster.b.base + "/users"  # no reload
 
 
+def test_socketio_notifications_resume_by_offset_on_another_node(cluster):
+    name, token = new_user(cluster.a)
+    key = cluster.a.key()
+    first = Peer().connect(cluster.a, namespaces=["/notifications"], transports=["websocket"], auth={"token": token})
+    publish(cluster.a, key, user=name, name="note", data=1)
+    _, (data, meta, offset) = first.notes.next(what="the first notification")
+    assert (data, meta["seq"]) == (1, 1)
+    first.client.disconnect()
+    for n in (2, 3):
+        publish(cluster.a, key, user=name, name="note", data=n)  # while away
+    again = Peer().connect(cluster.b, namespaces=["/notifications"], transports=["websocket"],
+                           auth={"token": token, "offset": offset})
+    try:
+        publish(cluster.a, key, user=name, name="note", data=4)
+        got = [again.notes.next(what="a resumed notification") for _ in range(3)]
+        assert [(event, args[0], args[1]["seq"]) for event, args in got] == [("note", n, n) for n in (2, 3, 4)]
+        again.notes.nothing_for(0.3)
+    finally:
+        again.client.disconnect()
+
+
 def test_a_message_sent_on_a_updates_the_unread_count_read_on_b(cluster):
     sender, sender_token = new_user(cluster.a)
     recipient, recipient_token = new_user(cluster.b)
