@@ -5,7 +5,10 @@ when a node is killed, or when PostgreSQL restarts. The Redis publishers of the 
 Flask-SSE, Flask-SocketIO) reach every node, and what they publish is stored once."""
 import itertools
 import json
+import os
 import signal
+import subprocess
+import types
 import tempfile
 import threading
 import time
@@ -18,7 +21,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from flask_sse import sse
 
-from conftest import Herald, PostgresServer, RedisServer
+from conftest import ROOT, Herald, PostgresServer, RedisServer, free_port
 from selenium.webdriver.support.ui import WebDriverWait
 
 from test_browser import badge, browsers, log_in, send  # noqa: F401 (browsers is a fixture)
@@ -219,6 +222,76 @@ def test_socketio_notifications_resume_by_offset_on_another_node(cluster):
         again.notes.nothing_for(0.3)
     finally:
         again.client.disconnect()
+
+
+@pytest.fixture
+def nginx(cluster, tmp_path):
+    """deploy/nginx.conf, as README tells a user to run it: round robin over the nodes, no affinity."""
+    port = free_port()
+    upstreams = " ".join(f"server {node.base.removeprefix('http://')} max_fails=0;" for node in (cluster.a, cluster.b))
+    with open(os.path.join(ROOT, "deploy", "nginx.conf")) as template:
+        config = template.read().replace("@UPSTREAMS@", upstreams).replace("@PORT@", str(port))
+    (tmp_path / "temp").mkdir()
+    (tmp_path / "nginx.conf").write_text(config)
+    process = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", "nginx.conf", "-g", "daemon off;"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "nginx did not start"
+        time.sleep(0.05)
+    yield types.SimpleNamespace(base=base)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_engineio_polling_through_nginx_round_robin_needs_no_affinity(cluster, nginx):
+    """Each request may land on either node: the one without the session forwards a poll to the
+    one with it, and relays a WebSocket upgrade to it. A long exchange on polling alone, then
+    connections that upgrade."""
+    upgraded = 0
+    for attempt, transports in enumerate([["polling"]] + [["polling", "websocket"]] * 6):
+        peer = Peer().connect(nginx, namespaces=["/test"], transports=transports)
+        try:
+            assert peer.test.next(what="the welcome")["data"] == "Connected"
+            for n in range(30 if attempt < 2 else 5):
+                peer.emit("my_event", {"data": f"{attempt}-{n}"})
+                assert peer.test.next(what=f"the echo of {attempt}-{n}")["data"] == f"{attempt}-{n}"
+            time.sleep(0.3)  # the upgrade, if it is to happen, has by now
+            upgraded += peer.client.transport() == "websocket"
+            peer.emit("my_event", {"data": "last"})
+            assert peer.test.next(what="the last echo")["data"] == "last"
+        finally:
+            peer.client.disconnect()
+    assert upgraded == 6, f"{upgraded} of 6 connections upgraded to WebSocket through nginx"
+
+
+def test_a_session_on_a_is_polled_and_upgraded_through_b(cluster):
+    """The same, by hand and without nginx: the handshake on A, then every request to B."""
+    from websockets.sync.client import connect as ws_connect
+    opened = requests.get(cluster.a.base + "/socket.io/?EIO=4&transport=polling", timeout=5)
+    sid = json.loads(opened.text[1:])["sid"]
+    through_b = cluster.b.base + f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    assert requests.post(through_b, data="40/test,", timeout=5).text == "ok"
+    polled = requests.get(through_b, timeout=20).text
+    assert polled.startswith('40/test,{"sid":'), polled
+    url = cluster.b.base.replace("http://", "ws://") + f"/socket.io/?EIO=4&transport=websocket&sid={sid}"
+    with ws_connect(url, open_timeout=5) as socket:
+        socket.send("2probe")
+        assert socket.recv(timeout=5) == "3probe"
+        socket.send("5")
+        socket.send('42/test,["my_event",{"data":"relayed"}]')
+        while True:
+            packet = socket.recv(timeout=5)
+            if packet.startswith("42/test,") and "relayed" in packet:
+                break
+        # The session is now the WebSocket's: polling it is refused wherever the poll lands.
+        assert requests.get(through_b, timeout=5).status_code == 400
 
 
 def test_a_message_sent_on_a_updates_the_unread_count_read_on_b(cluster):

@@ -19,6 +19,7 @@ enum EnvironmentSettings {
             apply(value)
         }
         if let host = environment["HERALD_HOST"] { configuration.host = host }
+        if let host = environment["HERALD_ADVERTISE_HOST"], !host.isEmpty { configuration.advertiseHost = host }
         if let dir = environment["HERALD_DATA_DIR"] { configuration.dataDirectory = dir }
         try int("HERALD_PORT") { configuration.port = $0 }
         try int("HERALD_MESSAGE_MAX_LENGTH") { configuration.messageMaxLength = $0 }

@@ -13,6 +13,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on (env: HERALD_HOST).") var host: String?
     @Option(help: "Port to listen on; 0 picks a free one and prints it (env: HERALD_PORT).") var port: Int?
+    @Option(help: "The address other nodes reach this one at, if not --host (env: HERALD_ADVERTISE_HOST).")
+    var advertiseHost: String?
     @Option(help: "Longest accepted message, in characters (env: HERALD_MESSAGE_MAX_LENGTH).")
     var messageMaxLength: Int?
     @Option(help: "Messages per inbox page (env: HERALD_MESSAGES_PER_PAGE).") var messagesPerPage: Int?
@@ -45,6 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
         storage.apply(to: &configuration)
         if let host { configuration.host = host }
         if let port { configuration.port = port }
+        if let advertiseHost { configuration.advertiseHost = advertiseHost }
         if let messageMaxLength { configuration.messageMaxLength = messageMaxLength }
         if let messagesPerPage { configuration.messagesPerPage = messagesPerPage }
         if let socketioClient { configuration.socketIOClientPath = socketioClient }

@@ -83,4 +83,25 @@ final class LoopbackTransport: BusTransport, Sendable {
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await seqs(b, count: 8) == Array(1...8))
     }
+
+    @Test func aCallReachesOnlyItsNodeAndItsAnswerComesBack() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let transport = LoopbackTransport()
+        let a = node(ClusterBus.newNodeID(), store: store, transport: transport)
+        let b = node(ClusterBus.newNodeID(), store: store, transport: transport)
+        let c = node(ClusterBus.newNodeID(), store: store, transport: transport)
+        let heardByC = Mutex(0)
+        b.bus.onCall { body in "b got \(body)" }
+        c.bus.onCall { _ in
+            heardByC.withLock { $0 += 1 }
+            return "c"
+        }
+        #expect(await a.bus.call(b.bus.nodeID, "hello", timeout: .seconds(5)) == "b got hello")
+        #expect(heardByC.withLock { $0 } == 0)
+        // Nobody by that id: no answer, within the timeout.
+        #expect(await a.bus.call("nobody9999", "hello", timeout: .milliseconds(100)) == nil)
+        transport.down.store(true, ordering: .relaxed)
+        #expect(await a.bus.call(b.bus.nodeID, "hello", timeout: .seconds(5)) == nil)
+        #expect(ClusterBus.isNodeID(a.bus.nodeID) && !ClusterBus.isNodeID("Not-An-Id") && !ClusterBus.isNodeID("abc"))
+    }
 }

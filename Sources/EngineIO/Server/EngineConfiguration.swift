@@ -12,6 +12,9 @@ public struct EngineConfiguration: Sendable {
     public var allowedOrigin: String?
     /// Whether a polling session may upgrade to WebSocket.
     public var allowUpgrades = true
+    /// What every session id of this server starts with: in a cluster, the node's tag, so any
+    /// node can tell which one holds a session.
+    public var sessionIDPrefix = ""
 
     public init() {}
 

@@ -90,7 +90,7 @@ public final class EngineServer: Sendable {
     /// WebSocket the open packet is sent here; on polling it is the caller's response.
     func open(_ handshake: EngineHandshake, on eventLoop: any EventLoop, webSocket: EngineWebSocketTransport?) -> EngineSession {
         let session = EngineSession(
-            id: Self.newSessionID(), eventLoop: eventLoop, handshake: handshake, configuration: configuration, server: self)
+            id: configuration.sessionIDPrefix + Self.newSessionID(), eventLoop: eventLoop, handshake: handshake, configuration: configuration, server: self)
         sessions.withLock { $0[session.id] = session }
         let start: @Sendable () -> Void = { [self] in
             if let webSocket {
@@ -107,6 +107,11 @@ public final class EngineServer: Sendable {
 
     func session(_ id: String) -> EngineSession? {
         sessions.withLock { $0[id] }
+    }
+
+    /// Whether this server holds the session `id`.
+    public func hasSession(_ id: String) -> Bool {
+        session(id) != nil
     }
 
     func remove(_ session: EngineSession) {

@@ -1,6 +1,13 @@
 /// Settings shared by the server and the administration commands.
 public struct HeraldConfiguration: Sendable {
     public var host = "127.0.0.1"
+    /// The address other nodes reach this one at; by default `host` (set it when that is 0.0.0.0).
+    public var advertiseHost: String?
+
+    public var advertisedHost: String {
+        if let advertiseHost { return advertiseHost }
+        return host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+    }
     /// 0 lets the system pick a free port; the chosen one is printed at start.
     public var port = 8080
     /// Where the SQLite database lives, unless `databaseURL` names a PostgreSQL database.

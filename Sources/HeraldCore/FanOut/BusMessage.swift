@@ -30,10 +30,19 @@ struct BusMessage: Codable, Equatable {
     static let version = 1
     static var maxBytes: Int { BusMessageLimits.maxBytes }
 
+    /// A request to one node and its answer (`to` names the node): live only, never stored.
+    struct Call: Codable, Equatable {
+        var id: String
+        var reply: Bool
+        var body: String
+    }
+
     var v: Int
     var node: String
     var events: [Event]
     var socketio: String?
+    var to: String?
+    var call: Call?
 
     init(node: String, events: [StreamEvent], byReference: Bool = false) {
         self.v = Self.version
@@ -52,6 +61,14 @@ struct BusMessage: Codable, Equatable {
         self.socketio = socketIO
     }
 
+    init(node: String, to: String, call: Call) {
+        self.v = Self.version
+        self.node = node
+        self.events = []
+        self.to = to
+        self.call = call
+    }
+
     func encoded() -> String {
         // Encoding plain strings and numbers cannot fail.
         String(decoding: try! JSONEncoder().encode(self), as: UTF8.self)
@@ -59,6 +76,12 @@ struct BusMessage: Codable, Equatable {
 
     /// Reads a bus message, or says why it is not one.
     static func decode(_ bytes: [UInt8]) throws(BusMessageError) -> (node: String, events: [Arrival], socketIO: String?) {
+        let (message, events) = try decodeWhole(bytes)
+        return (message.node, events, message.socketio)
+    }
+
+    /// The message, and its events as the receiver acts on them.
+    static func decodeWhole(_ bytes: [UInt8]) throws(BusMessageError) -> (message: BusMessage, events: [Arrival]) {
         guard bytes.count <= maxBytes else { throw BusMessageError("larger than \(maxBytes) bytes") }
         let message: BusMessage
         do {
@@ -84,7 +107,7 @@ struct BusMessage: Codable, Equatable {
                 throw BusMessageError("an event of \(event.stream) at \(event.seq) that is neither whole nor a reference")
             }
         }
-        return (message.node, events, message.socketio)
+        return (message, events)
     }
 }
 

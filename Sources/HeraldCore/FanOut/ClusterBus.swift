@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 
@@ -20,12 +21,26 @@ public final class ClusterBus: FanOutBus {
 
     public let sequencer: StreamSequencer
     let transport: any BusTransport
-    let nodeID: String
+    public let nodeID: String
     private let logger: Logger
     private let held = Mutex<[String]>([])
     private let socketIOReceiver = Mutex<(@Sendable (String) -> Void)?>(nil)
+    private let callHandler = Mutex<(@Sendable (String) async -> String)?>(nil)
+    private let pendingCalls = Mutex<[String: CallSlot]>([:])
     private let socketIOOutbox: AsyncStream<String>
     private let socketIOQueue: AsyncStream<String>.Continuation
+
+    /// Node ids are this many of `[a-z0-9]`: short enough to open every Engine.IO session id.
+    public static let nodeIDLength = 10
+
+    public static func newNodeID() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<nodeIDLength).map { _ in alphabet.randomElement()! })
+    }
+
+    public static func isNodeID(_ text: String) -> Bool {
+        text.count == nodeIDLength && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber) }
+    }
 
     public init(sequencer: StreamSequencer, transport: any BusTransport, nodeID: String, logger: Logger) {
         self.sequencer = sequencer
@@ -60,6 +75,50 @@ public final class ClusterBus: FanOutBus {
             } catch {
                 logger.warning("cluster bus: a Socket.IO broadcast was not sent to the other nodes: \(error)")
             }
+        }
+    }
+
+    // MARK: Calls between nodes
+
+    /// Answers the other nodes' calls to this one.
+    public func onCall(_ handler: @escaping @Sendable (String) async -> String) {
+        callHandler.withLock { $0 = handler }
+    }
+
+    /// Asks the node `node` (its `nodeID`) and waits for its answer, at most `timeout`: nil if
+    /// none came, the call was too large for the transport, or it could not be sent.
+    public func call(_ node: String, _ body: String, timeout: Duration) async -> String? {
+        let id = UUID().uuidString
+        let message = BusMessage(node: nodeID, to: node, call: .init(id: id, reply: false, body: body)).encoded()
+        guard message.utf8.count <= transport.maxMessageBytes else { return nil }
+        let slot = CallSlot()
+        pendingCalls.withLock { $0[id] = slot }
+        defer { _ = pendingCalls.withLock { $0.removeValue(forKey: id) } }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            slot.fulfil(nil)
+        }
+        defer { timer.cancel() }
+        do {
+            try await transport.send(message)
+        } catch {
+            return nil
+        }
+        return await slot.wait()
+    }
+
+    private func handleCall(_ call: BusMessage.Call, from node: String) async {
+        if call.reply {
+            pendingCalls.withLock { $0[call.id] }?.fulfil(call.body)
+            return
+        }
+        guard let handler = callHandler.withLock({ $0 }) else { return }
+        let answer = await handler(call.body)
+        let reply = BusMessage(node: nodeID, to: node, call: .init(id: call.id, reply: true, body: answer)).encoded()
+        do {
+            try await transport.send(reply)
+        } catch {
+            logger.warning("cluster bus: could not answer a call from \(node): \(error)")
         }
     }
 
@@ -128,8 +187,15 @@ public final class ClusterBus: FanOutBus {
     /// are already delivered).
     public func receive(_ bytes: [UInt8]) async {
         do {
-            let (node, arrivals, socketIO) = try BusMessage.decode(bytes)
+            let (message, arrivals) = try BusMessage.decodeWhole(bytes)
+            let (node, socketIO) = (message.node, message.socketio)
             guard node != nodeID else { return }
+            if let to = message.to {
+                guard to == nodeID, let call = message.call else { return }
+                // Calls wait on their handler (a held poll): never in the way of the bus's events.
+                Task { await handleCall(call, from: node) }
+                return
+            }
             if let socketIO, let receive = socketIOReceiver.withLock({ $0 }) { receive(socketIO) }
             for arrival in arrivals {
                 switch arrival {
@@ -146,5 +212,36 @@ public final class ClusterBus: FanOutBus {
     /// store whatever was published meanwhile.
     public func listening(_ isUp: Bool) async {
         if isUp { await sequencer.catchUp() }
+    }
+}
+
+/// Where a call's answer lands, whichever comes first: the answer, or the timeout (nil).
+private final class CallSlot: Sendable {
+    private struct State {
+        var answer: String??
+        var waiter: CheckedContinuation<String?, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func fulfil(_ answer: String?) {
+        let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
+            guard state.answer == nil else { return nil }
+            state.answer = .some(answer)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: answer)
+    }
+
+    func wait() async -> String? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> String?? in
+                if let answer = state.answer { return answer }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }

@@ -38,7 +38,7 @@ public struct Herald: Sendable {
         let redisEndpoint = try configuration.redisURL.map { try RedisEndpoint(url: $0) }
         self.redisEndpoint = redisEndpoint
         if let busTransport {
-            let bus = ClusterBus(sequencer: sequencer, transport: busTransport, nodeID: Secret.generate(prefix: "node_"), logger: logger)
+            let bus = ClusterBus(sequencer: sequencer, transport: busTransport, nodeID: ClusterBus.newNodeID(), logger: logger)
             self.clusterBus = bus
             self.bus = bus
         } else {
@@ -47,7 +47,7 @@ public struct Herald: Sendable {
         }
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
-        self.socketIO = HeraldSocketIO(configuration: configuration)
+        self.socketIO = HeraldSocketIO(configuration: configuration, cluster: clusterBus)
         if let clusterBus { SocketIOClusterAdapter.connect(socketIO.server, to: clusterBus) }
         socketIO.server.of("/test").register(DemoNamespace(tick: .seconds(configuration.demoTickSeconds)))
         socketIO.server.of(SocketIOFrames.namespace).register(NotificationsNamespace(herald: self))

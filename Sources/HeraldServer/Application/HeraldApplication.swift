@@ -85,7 +85,12 @@ extension Herald {
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
             services: services,
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            onServerRunning: { [socketIO, configuration] channel in
+                let port = channel.localAddress?.port ?? 0
+                // Where the other nodes reach this one (relayed WebSocket upgrades).
+                socketIO.host.forwarding?.address.set("\(configuration.advertisedHost):\(port)")
+                await onListening(port)
+            },
             logger: logger)
     }
 }

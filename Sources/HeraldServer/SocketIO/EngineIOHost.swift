@@ -15,14 +15,20 @@ public struct EngineIOHost: Sendable {
     /// Checks a WebSocket request before the upgrade (Herald: the origin of cookie-authenticated
     /// pages); a refusal is answered with its status and JSON error.
     let admitWebSocket: @Sendable (HTTPRequestHead) throws -> Void
+    /// In a cluster: polling requests for other nodes' sessions go to them.
+    let forwarding: PollingForwarding?
 
     public init(engine: EngineServer) {
-        self.init(engine: engine, admitWebSocket: { _ in })
+        self.init(engine: engine, admitWebSocket: { _ in }, forwarding: nil)
     }
 
-    init(engine: EngineServer, admitWebSocket: @escaping @Sendable (HTTPRequestHead) throws -> Void) {
+    init(
+        engine: EngineServer, admitWebSocket: @escaping @Sendable (HTTPRequestHead) throws -> Void,
+        forwarding: PollingForwarding?
+    ) {
         self.engine = engine
         self.admitWebSocket = admitWebSocket
+        self.forwarding = forwarding
     }
 
     /// Adds the polling routes. Add them before any middleware that answers for itself
@@ -48,6 +54,10 @@ public struct EngineIOHost: Sendable {
             let known = ["polling", "websocket"].contains(query["transport"] ?? "")
             let error: EngineError = known ? .badRequest : .unknownTransport
             return Self.response(.init(status: error.status, contentType: "application/json", body: ByteBuffer(string: error.body)))
+        }
+        if let forwarding, let sid = query["sid"], !engine.hasSession(sid), let owner = forwarding.owner(of: sid) {
+            let body = request.method == .post ? try? await request.body.collect(upTo: engine.configuration.maxPayload) : nil
+            return Self.response(await forwarding.forward(engineRequest, body: body, to: owner))
         }
         let body = request.body
         let answer = await engine.handlePolling(engineRequest, on: MultiThreadedEventLoopGroup.singleton.next()) { limit in
@@ -79,6 +89,18 @@ public struct EngineIOHost: Sendable {
             serve: { head, channel in serveWebSocket(head, on: channel) })
     }
 
+    /// The upgrade of a session another node holds: that node gets the connection.
+    private func relayWebSocket(_ head: HTTPRequestHead, on channel: any Channel, to owner: String, through forwarding: PollingForwarding) {
+        Task {
+            do {
+                guard let (host, port) = await forwarding.address(of: owner) else { throw EngineError.unknownSession }
+                try await WebSocketRelay.relay(head, from: channel, removing: RequestHeadHandler.name, to: host, port: port)
+            } catch {
+                RequestHeadHandler.refuse(channel, status: EngineError.unknownSession.status, json: EngineError.unknownSession.body)
+            }
+        }
+    }
+
     private func serveWebSocket(_ head: HTTPRequestHead, on channel: any Channel) {
         let components = URLComponents(string: head.uri)
         var query: [String: String] = [:]
@@ -88,6 +110,9 @@ public struct EngineIOHost: Sendable {
         let request = EngineRequest(
             method: head.method.rawValue, query: query, headers: headers,
             remoteAddress: channel.remoteAddress?.ipAddress)
+        if let forwarding, let sid = query["sid"], !engine.hasSession(sid), let owner = forwarding.owner(of: sid) {
+            return relayWebSocket(head, on: channel, to: owner, through: forwarding)
+        }
         do {
             try admitWebSocket(head)
             let receiver = try engine.webSocketReceiver(for: request)

@@ -9,14 +9,24 @@ public struct HeraldSocketIO: Sendable {
     public let server: SocketIOServer
     public let host: EngineIOHost
 
-    init(configuration: HeraldConfiguration) {
+    /// With a cluster bus, session ids open with the node's id and polling requests for other
+    /// nodes' sessions are forwarded to them.
+    init(configuration: HeraldConfiguration, cluster: ClusterBus?) {
         var socketIO = SocketIOConfiguration()
         socketIO.engine.path = "/socket.io/"
         socketIO.engine.pingInterval = .seconds(configuration.heartbeatSeconds)
         socketIO.engine.pingTimeout = .seconds(20)
         socketIO.engine.maxPayload = configuration.maxRequestBody
-        server = SocketIOServer(configuration: socketIO)
-        host = EngineIOHost(engine: server.engine, admitWebSocket: Self.checkOrigin)
+        if let cluster { socketIO.engine.sessionIDPrefix = cluster.nodeID }
+        let server = SocketIOServer(configuration: socketIO)
+        self.server = server
+        let forwarding = cluster.map { bus in
+            PollingForwarding(
+                bus: bus, engine: server.engine, address: AddressBox(),
+                timeout: socketIO.engine.pingInterval + socketIO.engine.pingTimeout + .seconds(5))
+        }
+        forwarding?.serve()
+        host = EngineIOHost(engine: server.engine, admitWebSocket: Self.checkOrigin, forwarding: forwarding)
     }
 
     /// Browsers attach cookies to cross-site WebSocket requests: one that would sign in with the
