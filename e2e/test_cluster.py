@@ -58,7 +58,7 @@ class Cluster:
     def node(self):
         settings = dict(HERALD_DATABASE_URL=self.database, HERALD_RETENTION_COUNT="100000")
         if self.bus == "redis":
-            settings.update(HERALD_REDIS_URL=self.redis.url, HERALD_FLASK_SSE_CHANNELS="sse,cluster-feed")
+            settings.update(HERALD_REDIS_URL=self.redis.url, HERALD_FLASK_SSE_CHANNELS="sse,cluster-feed,cluster-room")
         else:
             settings.update(HERALD_BUS="postgres")
         node = Herald(tempfile.mkdtemp(prefix="herald-node-"), **settings)
@@ -455,6 +455,45 @@ def test_the_seeds_redis_publishers_reach_every_node_and_are_stored_once(redis_c
     finally:
         for reader in readers:
             reader.close()
+
+
+def test_the_seeds_publishers_reach_a_browser_in_a_room_on_the_other_node(redis_cluster, browsers):
+    """A room is a channel: lines published from Flask-SSE, Flask-SocketIO's emitter and redis-cli
+    appear in a browser on node B without a reload."""
+    from selenium.webdriver.common.by import By
+
+    name, _ = new_user(redis_cluster.a)
+    wait_for_a_leader(redis_cluster, redis_cluster.a.token(name))
+    room = "cluster-room"
+
+    def line(sender, text):
+        return {"channel": room, "from": sender, "text": text, "sent_at": time.time()}
+
+    redis_cluster.redis.cli("PUBLISH", f"herald:channel:{room}", json.dumps({"name": "message", "data": line("cli", "opened")}))
+    browser = browsers()
+    log_in(browser, redis_cluster.b.base, name, "correct horse")
+
+    def room_opened(driver):
+        # The first line makes the room; until it is stored the page is a 404.
+        driver.get(redis_cluster.b.base + f"/rooms/{room}")
+        return any("opened" in item.text for item in driver.find_elements(By.ID, "room"))
+
+    WebDriverWait(browser, 10, poll_frequency=0.2).until(room_opened)
+
+    flask_sse = Flask("cluster-room-sse")
+    flask_sse.config["REDIS_URL"] = redis_cluster.redis.url
+    with flask_sse.app_context():
+        sse.publish(line("flask-sse", "from Flask-SSE"), type="message", channel=room)
+    SocketIO(message_queue=redis_cluster.redis.url).emit(
+        "message", line("flask-socketio", "from Flask-SocketIO"), namespace="/notifications", to=room)
+    redis_cluster.redis.cli("PUBLISH", f"herald:channel:{room}", json.dumps({"name": "message", "data": line("cli", "from redis-cli")}))
+
+    def texts(driver):
+        return [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#room li .text")]
+
+    WebDriverWait(browser, 10, poll_frequency=0.05).until(
+        lambda d: texts(d)[-3:] == ["from Flask-SSE", "from Flask-SocketIO", "from redis-cli"])
+    assert texts(browser).count("opened") == 1
 
 
 def test_postgresql_restarting_is_a_clear_503_and_service_resumes_by_itself(cluster, postgres):
