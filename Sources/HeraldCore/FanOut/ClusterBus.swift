@@ -208,6 +208,21 @@ public final class ClusterBus: FanOutBus {
         }
     }
 
+    /// The fast path of `receive`, for the transport's own thread: delivers a message of whole
+    /// events that continue their streams at once, without a hop to another task. False when the
+    /// message needs `receive` (a gap to fill from the store, a reference, a call, a broadcast,
+    /// or one it cannot read); whatever it delivered before finding that, `receive` then skips.
+    public func receiveNow(_ bytes: [UInt8]) -> Bool {
+        guard let (message, arrivals) = try? BusMessage.decodeWhole(bytes) else { return false }
+        if message.node == nodeID { return true }
+        guard message.to == nil, message.socketio == nil else { return false }
+        for arrival in arrivals {
+            guard case .event(let event) = arrival else { return false }
+            if case .gap = sequencer.hub.deliver(event) { return false }
+        }
+        return true
+    }
+
     /// This node started or stopped hearing the others. Hearing them again, it reads from the
     /// store whatever was published meanwhile.
     public func listening(_ isUp: Bool) async {

@@ -24,7 +24,16 @@ struct RedisService: Service {
         let options = RedisSubscription.Options(channels: channels, patterns: [RedisIngest.heraldChannelPrefix + "*"])
         let subscription = RedisSubscription(
             endpoint: endpoint, options: options, logger: logger,
-            onMessage: { arrived.yield(.message($0)) },
+            onMessage: { [bus] message in
+                // Bus events that continue their streams are delivered here, without waiting
+                // their turn behind the task that carries out everything else.
+                if message.channel == RedisBusTransport.channel, let bus,
+                    bus.receiveNow(Array(message.payload.readableBytesView))
+                {
+                    return
+                }
+                arrived.yield(.message(message))
+            },
             onStateChange: { arrived.yield(.subscribed($0)) })
         logger.info("listening on redis \(endpoint) for \(options.channels + options.patterns)")
         await cancelWhenGracefulShutdown {
