@@ -53,10 +53,12 @@ class Cluster:
     def __init__(self, postgres, redis, bus="redis"):
         self.database = postgres.database(f"herald_{uuid.uuid4().hex[:8]}")
         self.redis, self.bus = redis, bus
+        self.secret = uuid.uuid4().hex
         self.nodes = []
 
     def node(self):
-        settings = dict(HERALD_DATABASE_URL=self.database, HERALD_RETENTION_COUNT="100000")
+        settings = dict(HERALD_DATABASE_URL=self.database, HERALD_RETENTION_COUNT="100000",
+                        HERALD_CLUSTER_SECRET=self.secret)
         if self.bus == "redis":
             settings.update(HERALD_REDIS_URL=self.redis.url, HERALD_FLASK_SSE_CHANNELS="sse,cluster-feed,cluster-room")
         else:
@@ -373,6 +375,24 @@ def test_redis_stopped_mid_stream_loses_nothing_and_the_nodes_recover_by_themsel
             wait_ready(node)
     finally:
         on_a.finish(), on_b.finish()
+
+
+def test_a_forged_bus_message_is_refused(redis_cluster):
+    """Anyone who can PUBLISH on Redis (the Flask publishers can) could otherwise put events in any
+    user's stream: the nodes take only messages signed with the cluster's secret."""
+    name, token = new_user(redis_cluster.a)
+    stream = Stream(redis_cluster.b, token)
+    try:
+        # Seq 1 of every user stream this module's users can have: had it been taken, it would
+        # arrive before the real event.
+        forged = {"v": 1, "node": "mallory123", "events": [{
+            "stream": f"user:{n}", "seq": 1, "id": 1, "name": "forged", "mode": "append", "data": "1", "ts": 0}
+            for n in range(1, 200)]}
+        assert redis_cluster.redis.cli("PUBLISH", "herald:bus", json.dumps(forged)) == "2"
+        publish(redis_cluster.a, redis_cluster.a.key(), user=name, name="real", data=1)
+        assert events(stream, 1) == [("1", "real", 1)]
+    finally:
+        stream.close()
 
 
 def test_readyz_fails_while_redis_is_down(redis_cluster):

@@ -7,12 +7,14 @@ extension PostgresStore {
         to streams: [StreamName], name: String, json: String, mode: StreamNotification.Mode, at now: Date
     ) async throws -> [StreamNotification] {
         try await transaction { connection in
-            // In name order, so that two writers of overlapping streams queue instead of deadlocking.
-            var written: [StreamName: StreamNotification] = [:]
-            for stream in Set(streams).sorted(by: { $0.description < $1.description }) {
-                written[stream] = try await self.write(connection, to: stream, name: name, json: json, mode: mode, at: now)
+            // In name order, so that two writers of overlapping streams queue instead of deadlocking;
+            // a stream named twice is written twice, as SQLite does.
+            let order = streams.indices.sorted { streams[$0].description < streams[$1].description }
+            var written = [StreamNotification?](repeating: nil, count: streams.count)
+            for index in order {
+                written[index] = try await self.write(connection, to: streams[index], name: name, json: json, mode: mode, at: now)
             }
-            return streams.map { written[$0]! }
+            return written.map { $0! }
         }
     }
 

@@ -95,7 +95,7 @@ public final class PostgresStore: HeraldStore {
     public func users(page: Int, perPage: Int) async throws -> (users: [User], total: Int) {
         let rows = try await query("""
             SELECT \(unescaped: Self.userColumns), COUNT(*) OVER () FROM users
-            ORDER BY lower(username) LIMIT \(perPage) OFFSET \((page - 1) * perPage)
+            ORDER BY lower(username) COLLATE "C" LIMIT \(perPage) OFFSET \((page - 1) * perPage)
             """).map { try $0.decode((Int64, String, Double, Double?, Int).self) }
         let users = rows.map { Self.user(from: ($0.0, $0.1, $0.2, $0.3)) }
         // A page past the end has no rows to carry the total.
@@ -177,9 +177,14 @@ extension PostgresStore {
                     self.logger.info("this node now leads (advisory lock \(key))")
                     defer { onChange(false) }
                     // The lock lasts as long as the session: a live connection means it is held.
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: interval)
-                        try await connection.rows("SELECT 1", logger: self.logger)
+                    // Cancelled (the node stops), it lets go at once, so another node leads.
+                    do {
+                        while true {
+                            try await Task.sleep(for: interval)
+                            try await connection.rows("SELECT 1", logger: self.logger)
+                        }
+                    } catch is CancellationError {
+                        onChange(false)
                     }
                     // Back in the pool, the connection must not keep the lock.
                     _ = try? await connection.rows("SELECT pg_advisory_unlock(\(key))", logger: self.logger)

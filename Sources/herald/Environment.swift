@@ -30,6 +30,7 @@ enum EnvironmentSettings {
         try int("HERALD_HEARTBEAT_SECONDS") { configuration.heartbeatSeconds = $0 }
         try int("HERALD_WS_DEFLATE") { configuration.webSocketDeflate = $0 != 0 }
         try int("HERALD_DEMO_TICK_SECONDS") { configuration.demoTickSeconds = $0 }
+        if let secret = environment["HERALD_CLUSTER_SECRET"], !secret.isEmpty { configuration.clusterSecret = secret }
         if let url = environment["HERALD_DATABASE_URL"], !url.isEmpty { configuration.databaseURL = url }
         if let bus = environment["HERALD_BUS"], !bus.isEmpty {
             guard let value = HeraldConfiguration.Bus(rawValue: bus) else { throw InvalidValue(name: "HERALD_BUS", value: bus) }

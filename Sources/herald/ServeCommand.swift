@@ -6,6 +6,7 @@ import HeraldServer
 import Hummingbird
 import Logging
 import RESP
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
     var socketioQueueChannel: String?
     @Option(help: "What carries events between nodes: inprocess, redis or postgres; by default redis with --database and --redis, postgres with --database alone (env: HERALD_BUS).")
     var bus: String?
+    @Option(help: "The secret every node of a cluster shares: it signs the bus's messages (env: HERALD_CLUSTER_SECRET).")
+    var clusterSecret: String?
     @OptionGroup var storage: StorageOptions
 
     /// The advisory lock the node that ingests Redis publishes holds.
@@ -55,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let flaskSseChannels { configuration.flaskSSEChannels = EnvironmentSettings.list(flaskSseChannels) }
         if let socketioQueueChannel { configuration.socketIOQueueChannel = socketioQueueChannel }
         if let bus { configuration.bus = HeraldConfiguration.Bus(rawValue: bus) }
+        if let clusterSecret { configuration.clusterSecret = clusterSecret }
         if let problem = configuration.busProblem { throw ValidationError(problem) }
 
         var logger = Logger(label: "herald")
@@ -66,23 +70,16 @@ struct ServeCommand: AsyncParsableCommand {
             case .postgres: (store as? PostgresStore).map(PostgresBusTransport.init(store:))
             }
             let herald = try Herald(configuration: configuration, store: store, busTransport: transport, logger: logger)
-            let host = configuration.host
-            let app = herald.application(logger: logger) { port in
-                // The one line scripts wait for, written unbuffered so a pipe sees it at once.
-                FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
-            }
-            guard let postgres = store as? PostgresStore else {
-                return try await herald.socketIO.host.run(app, logger: logger)
-            }
-            // Many nodes share the database: one of them, the holder of its lock, persists what
-            // other processes publish through Redis.
-            herald.leadership.set(false)
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
+            var services: [any Service] = []
+            if let postgres = store as? PostgresStore {
+                // Many nodes share the database: one of them, the holder of its lock, persists what
+                // other processes publish through Redis; stopping, it lets go at once.
+                herald.leadership.set(false)
+                services.append(BackgroundService {
                     await postgres.campaign(for: Self.ingestLock) { herald.leadership.set($0) }
-                }
+                })
                 if configuration.effectiveBus == .postgres, let bus = herald.clusterBus {
-                    group.addTask {
+                    services.append(BackgroundService {
                         await postgres.listen(
                             on: PostgresBusTransport.channel,
                             onMessage: { await bus.receive(Array($0.utf8)) },
@@ -90,11 +87,24 @@ struct ServeCommand: AsyncParsableCommand {
                                 herald.postgresBusLink.set(isUp)
                                 await bus.listening(isUp)
                             })
-                    }
+                    })
                 }
-                try await herald.socketIO.host.run(app, logger: logger)
-                group.cancelAll()
             }
+            let host = configuration.host
+            let app = herald.application(logger: logger, services: services) { port in
+                // The one line scripts wait for, written unbuffered so a pipe sees it at once.
+                FileHandle.standardOutput.write(Data("Herald listening on http://\(host):\(port)\n".utf8))
+            }
+            try await herald.socketIO.host.run(app, logger: logger)
         }
+    }
+}
+
+/// Work that runs as long as the server, cancelled as soon as a graceful shutdown begins.
+struct BackgroundService: Service {
+    let work: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await work() }
     }
 }

@@ -31,10 +31,11 @@ final class LoopbackTransport: BusTransport, Sendable {
         let reader: RecordingSubscriber
     }
 
-    func node(_ name: String, store: any HeraldStore, transport: LoopbackTransport) -> Node {
+    func node(_ name: String, store: any HeraldStore, transport: LoopbackTransport, secret: String? = nil) -> Node {
         let hub = StreamHub()
         let bus = ClusterBus(
-            sequencer: StreamSequencer(hub: hub, store: store), transport: transport, nodeID: name, logger: .init(label: "test"))
+            sequencer: StreamSequencer(hub: hub, store: store), transport: transport, nodeID: name, secret: secret,
+            logger: .init(label: "test"))
         transport.nodes.withLock { $0.append(bus) }
         let reader = RecordingSubscriber(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         hub.subscribe(reader, to: [.channel("c")])
@@ -103,5 +104,46 @@ final class LoopbackTransport: BusTransport, Sendable {
         transport.down.store(true, ordering: .relaxed)
         #expect(await a.bus.call(b.bus.nodeID, "hello", timeout: .seconds(5)) == nil)
         #expect(ClusterBus.isNodeID(a.bus.nodeID) && !ClusterBus.isNodeID("Not-An-Id") && !ClusterBus.isNodeID("abc"))
+    }
+
+    @Test func aPublishTooLargeForTheTransportGoesAsReferencesThatEachFit() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let transport = LoopbackTransport(maxMessageBytes: 7_900)
+        let a = node("a", store: store, transport: transport)
+        let events = (1...600).map { n in
+            StreamEvent(
+                stream: .user(Int64(n)),
+                notification: StreamNotification(id: Int64(n), name: "e", json: "1", timestamp: 0, seq: 1, mode: .append))
+        }
+        let messages = a.bus.messages(for: events)
+        #expect(messages.count > 1)
+        #expect(messages.allSatisfy { $0.utf8.count <= 7_900 })
+        let references = try messages.flatMap { try BusMessage.decode(Array($0.utf8)).events }
+        #expect(references == events.map { .reference($0.stream, seq: 1) })
+    }
+
+    @Test func withASecretOnlyMessagesSignedWithItAreTaken() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let transport = LoopbackTransport()
+        let a = node("a", store: store, transport: transport, secret: "s3cret")
+        let b = node("b", store: store, transport: transport, secret: "s3cret")
+        let stranger = node("x", store: store, transport: transport, secret: "other")
+        try await publish(1, through: a, store: store)
+        #expect(try await seqs(b, count: 1) == [1])
+        #expect(stranger.reader.received.withLock { $0.isEmpty })
+
+        // Unsigned, or signed with another secret: refused, whatever it claims.
+        let forged = StreamEvent(
+            stream: .channel("c"),
+            notification: StreamNotification(id: 99, name: "e", json: "666", timestamp: 0, seq: 2, mode: .append))
+        let unsigned = BusMessage(node: "a", events: [forged]).encoded()
+        await b.bus.receive(Array(unsigned.utf8))
+        #expect(!b.bus.receiveNow(Array(unsigned.utf8)))
+        let otherSecret = BusSigner(secret: "other").seal(unsigned)
+        await b.bus.receive(Array(otherSecret.utf8))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(b.reader.received.withLock { $0.map(\.1) } == [1])
+        #expect(BusSigner(secret: "s3cret").open(Array(BusSigner(secret: "s3cret").seal("{}").utf8)) == Array("{}".utf8))
+        #expect(BusSigner(secret: "s3cret").open(Array("h1:short {}".utf8)) == nil)
     }
 }

@@ -41,6 +41,7 @@ final class RecordingSubscriber: StreamSubscriber {
         let lobbyOnly = RecordingSubscriber(eventLoop: group.next())
         hub.subscribe(both, to: [.user(1), .channel("lobby")])
         hub.subscribe(lobbyOnly, to: [.channel("lobby")])
+        for stream in [StreamName.user(1), .channel("lobby")] { hub.observe(stream, at: 0) }
         #expect(hub.subscriberCount == 2)
         for seq in 1...50 {
             hub.deliver(event(.channel("lobby"), Int64(seq)))
@@ -73,6 +74,9 @@ final class RecordingSubscriber: StreamSubscriber {
         let hub = StreamHub()
         let reader = RecordingSubscriber(eventLoop: group.next())
         hub.subscribe(reader, to: [.user(1)])
+        // Before the reader's history ends, the hub cannot place an event: held back, and said so.
+        #expect(hub.deliver(event(.user(1), 1)) == .stale)
+        #expect(hub.observe(.user(1), at: 0) == true)
         #expect(hub.deliver(event(.user(1), 1)) == .delivered)
         #expect(hub.deliver(event(.user(1), 2)) == .delivered)
         // Repeated (a bus echo, a second catch-up): dropped.

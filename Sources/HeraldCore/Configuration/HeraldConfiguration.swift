@@ -44,6 +44,8 @@ public struct HeraldConfiguration: Sendable {
     public var socketIOQueueChannel = "flask-socketio"
     /// What carries events between nodes; nil picks by the other settings (`effectiveBus`).
     public var bus: Bus?
+    /// The secret every node of a cluster shares, which signs what they tell each other on the bus.
+    public var clusterSecret: String?
 
     /// What carries events from the node that wrote them to the other nodes' readers.
     public enum Bus: String, Sendable, CaseIterable {

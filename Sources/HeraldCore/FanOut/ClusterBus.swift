@@ -21,12 +21,15 @@ public final class ClusterBus: FanOutBus {
 
     public let sequencer: StreamSequencer
     let transport: any BusTransport
+    private let signer: BusSigner
     public let nodeID: String
     private let logger: Logger
-    private let held = Mutex<[String]>([])
+    /// Messages waiting for the transport, oldest first, each with a number of its own.
+    private let held = Mutex<(queue: [(number: UInt64, message: String)], next: UInt64)>(([], 0))
     private let socketIOReceiver = Mutex<(@Sendable (String) -> Void)?>(nil)
     private let callHandler = Mutex<(@Sendable (String) async -> String)?>(nil)
-    private let pendingCalls = Mutex<[String: CallSlot]>([:])
+    /// Calls waiting for their answer, by id, with the node that must give it.
+    private let pendingCalls = Mutex<[String: (node: String, slot: CallSlot)]>([:])
     private let socketIOOutbox: AsyncStream<String>
     private let socketIOQueue: AsyncStream<String>.Continuation
 
@@ -42,9 +45,12 @@ public final class ClusterBus: FanOutBus {
         text.count == nodeIDLength && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber) }
     }
 
-    public init(sequencer: StreamSequencer, transport: any BusTransport, nodeID: String, logger: Logger) {
+    /// `secret`, the cluster's shared secret, signs what this node sends and is required of what
+    /// it takes (`BusSigner`).
+    public init(sequencer: StreamSequencer, transport: any BusTransport, nodeID: String, secret: String? = nil, logger: Logger) {
         self.sequencer = sequencer
         self.transport = transport
+        self.signer = BusSigner(secret: secret)
         self.nodeID = nodeID
         self.logger = logger
         (socketIOOutbox, socketIOQueue) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(100_000))
@@ -66,12 +72,12 @@ public final class ClusterBus: FanOutBus {
     private func sendSocketIO() async {
         for await text in socketIOOutbox {
             let message = BusMessage(node: nodeID, socketIO: text).encoded()
-            guard message.utf8.count <= transport.maxMessageBytes else {
+            guard message.utf8.count <= maxMessageBytes else {
                 logger.warning("cluster bus: a Socket.IO broadcast of \(message.utf8.count) bytes is too large for the bus; sent to this node's sockets only")
                 continue
             }
             do {
-                try await transport.send(message)
+                try await transmit(message)
             } catch {
                 logger.warning("cluster bus: a Socket.IO broadcast was not sent to the other nodes: \(error)")
             }
@@ -90,9 +96,9 @@ public final class ClusterBus: FanOutBus {
     public func call(_ node: String, _ body: String, timeout: Duration) async -> String? {
         let id = UUID().uuidString
         let message = BusMessage(node: nodeID, to: node, call: .init(id: id, reply: false, body: body)).encoded()
-        guard message.utf8.count <= transport.maxMessageBytes else { return nil }
+        guard message.utf8.count <= maxMessageBytes else { return nil }
         let slot = CallSlot()
-        pendingCalls.withLock { $0[id] = slot }
+        pendingCalls.withLock { $0[id] = (node, slot) }
         defer { _ = pendingCalls.withLock { $0.removeValue(forKey: id) } }
         let timer = Task {
             try? await Task.sleep(for: timeout)
@@ -100,23 +106,36 @@ public final class ClusterBus: FanOutBus {
         }
         defer { timer.cancel() }
         do {
-            try await transport.send(message)
+            try await transmit(message)
         } catch {
             return nil
         }
         return await slot.wait()
     }
 
+    /// What fits in one message of the transport, once signed.
+    var maxMessageBytes: Int { transport.maxMessageBytes - (signer.signs ? BusSigner.overhead : 0) }
+
+    private func transmit(_ message: String) async throws {
+        try await transport.send(signer.seal(message))
+    }
+
     private func handleCall(_ call: BusMessage.Call, from node: String) async {
         if call.reply {
-            pendingCalls.withLock { $0[call.id] }?.fulfil(call.body)
+            // Only from the node that was called.
+            if let pending = pendingCalls.withLock({ $0[call.id] }), pending.node == node { pending.slot.fulfil(call.body) }
             return
         }
         guard let handler = callHandler.withLock({ $0 }) else { return }
         let answer = await handler(call.body)
-        let reply = BusMessage(node: nodeID, to: node, call: .init(id: call.id, reply: true, body: answer)).encoded()
+        var reply = BusMessage(node: nodeID, to: node, call: .init(id: call.id, reply: true, body: answer)).encoded()
+        if reply.utf8.count > maxMessageBytes {
+            // An empty answer: the caller fails at once instead of waiting out its timeout.
+            logger.warning("cluster bus: an answer of \(reply.utf8.count) bytes to \(node) is too large for the bus")
+            reply = BusMessage(node: nodeID, to: node, call: .init(id: call.id, reply: true, body: "")).encoded()
+        }
         do {
-            try await transport.send(reply)
+            try await transmit(reply)
         } catch {
             logger.warning("cluster bus: could not answer a call from \(node): \(error)")
         }
@@ -126,45 +145,66 @@ public final class ClusterBus: FanOutBus {
 
     public func publish(_ events: [StreamEvent]) async {
         await sequencer.receive(events)
-        var message = BusMessage(node: nodeID, events: events).encoded()
-        if message.utf8.count > transport.maxMessageBytes {
-            message = BusMessage(node: nodeID, events: events, byReference: true).encoded()
+        for message in messages(for: events) { await send(message) }
+    }
+
+    /// The events as messages the transport carries: whole in one, or, too large for it, as
+    /// references in as many as they need.
+    func messages(for events: [StreamEvent]) -> [String] {
+        let whole = BusMessage(node: nodeID, events: events).encoded()
+        if whole.utf8.count <= maxMessageBytes { return [whole] }
+        var messages: [String] = []
+        var batch: [StreamEvent] = []
+        for event in events {
+            let candidate = BusMessage(node: nodeID, events: batch + [event], byReference: true).encoded()
+            if candidate.utf8.count > maxMessageBytes, !batch.isEmpty {
+                messages.append(BusMessage(node: nodeID, events: batch, byReference: true).encoded())
+                batch = []
+            }
+            batch.append(event)
         }
-        let waiting = held.withLock { queue in
-            guard !queue.isEmpty else { return false }
-            hold(message, in: &queue)
+        if !batch.isEmpty { messages.append(BusMessage(node: nodeID, events: batch, byReference: true).encoded()) }
+        return messages
+    }
+
+    private func send(_ message: String) async {
+        let waiting = held.withLock { held in
+            guard !held.queue.isEmpty else { return false }
+            Self.hold(message, in: &held)
             return true
         }
         // Behind messages still waiting: they go first, from `sendHeld`.
         if waiting { return }
         do {
-            try await transport.send(message)
+            try await transmit(message)
         } catch {
-            let first = held.withLock { queue in
-                hold(message, in: &queue)
-                return queue.count == 1
+            let first = held.withLock { held in
+                Self.hold(message, in: &held)
+                return held.queue.count == 1
             }
             if first { logger.warning("cluster bus: send failed (\(error)); holding events until it answers") }
         }
     }
 
-    private func hold(_ message: String, in queue: inout [String]) {
+    private static func hold(_ message: String, in held: inout (queue: [(number: UInt64, message: String)], next: UInt64)) {
         // Past the bound the oldest go: the other nodes fill such gaps from the store.
-        if queue.count >= Self.maxHeld { queue.removeFirst(queue.count - Self.maxHeld + 1) }
-        queue.append(message)
+        if held.queue.count >= maxHeld { held.queue.removeFirst(held.queue.count - maxHeld + 1) }
+        held.queue.append((held.next, message))
+        held.next += 1
     }
 
     /// Sends what waits, oldest first; stops at the first failure.
     public func sendHeld() async {
-        while let next = held.withLock({ $0.first }) {
+        while let (number, message) = held.withLock({ $0.queue.first }) {
             do {
-                try await transport.send(next)
+                try await transmit(message)
             } catch {
                 return
             }
-            let empty = held.withLock { queue in
-                queue.removeFirst()
-                return queue.isEmpty
+            let empty = held.withLock { held in
+                // Unless the bound dropped it meanwhile, it is still first.
+                if held.queue.first?.number == number { held.queue.removeFirst() }
+                return held.queue.isEmpty
             }
             if empty { logger.info("cluster bus: held events sent") }
         }
@@ -187,6 +227,9 @@ public final class ClusterBus: FanOutBus {
     /// are already delivered).
     public func receive(_ bytes: [UInt8]) async {
         do {
+            guard let bytes = signer.open(bytes) else {
+                throw BusMessageError("not signed with this cluster's secret")
+            }
             let (message, arrivals) = try BusMessage.decodeWhole(bytes)
             let (node, socketIO) = (message.node, message.socketio)
             guard node != nodeID else { return }
@@ -213,7 +256,7 @@ public final class ClusterBus: FanOutBus {
     /// message needs `receive` (a gap to fill from the store, a reference, a call, a broadcast,
     /// or one it cannot read); whatever it delivered before finding that, `receive` then skips.
     public func receiveNow(_ bytes: [UInt8]) -> Bool {
-        guard let (message, arrivals) = try? BusMessage.decodeWhole(bytes) else { return false }
+        guard let opened = signer.open(bytes), let (message, arrivals) = try? BusMessage.decodeWhole(opened) else { return false }
         if message.node == nodeID { return true }
         guard message.to == nil, message.socketio == nil else { return false }
         for arrival in arrivals {

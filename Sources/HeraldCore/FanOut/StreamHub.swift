@@ -19,7 +19,8 @@ public final class StreamHub: Sendable {
     public enum Delivery: Equatable, Sendable {
         /// Handed to the stream's readers (or the stream has none here).
         case delivered
-        /// At or below what the stream's readers were already handed: dropped.
+        /// At or below what the stream's readers were already handed, or before its first reader's
+        /// history ended (`observe` says so): not delivered.
         case stale
         /// Ahead of the next seq, which is after `seq`: not delivered. Read the stream after
         /// `seq` from the store and deliver that (accepting gaps, which are replaced states).
@@ -28,8 +29,11 @@ public final class StreamHub: Sendable {
 
     private struct Readers {
         var subscribers: [ObjectIdentifier: any StreamSubscriber] = [:]
-        /// The highest seq handed to these readers; nil until the first event or history.
+        /// The highest seq handed to these readers; nil until the first reader's history ends.
         var handedOn: Int64?
+        /// The highest seq that arrived before then, held back: without a position, the hub
+        /// cannot tell whether it comes in order.
+        var arrivedEarly: Int64?
     }
 
     private struct Registry {
@@ -81,14 +85,20 @@ public final class StreamHub: Sendable {
     }
 
     /// A reader of `stream` starts after `seq` (its history ends there): events after it must
-    /// reach it, so the stream's position comes down to `seq` if it is past it.
-    public func observe(_ stream: StreamName, at seq: Int64) {
+    /// reach it, so the stream's position comes down to `seq` if it is past it. True when events
+    /// past `seq` arrived before the stream had a position and were held back: fill the stream
+    /// after `seq` from the store (`StreamSequencer.fill`).
+    @discardableResult
+    public func observe(_ stream: StreamName, at seq: Int64) -> Bool {
         registry.withLock { registry in
-            guard let handedOn = registry.byStream[stream]?.handedOn else {
-                if registry.byStream[stream] != nil { registry.byStream[stream]!.handedOn = seq }
-                return
+            guard let readers = registry.byStream[stream] else { return false }
+            guard let handedOn = readers.handedOn else {
+                registry.byStream[stream]!.handedOn = seq
+                registry.byStream[stream]!.arrivedEarly = nil
+                return (readers.arrivedEarly ?? 0) > seq
             }
             if seq < handedOn { registry.byStream[stream]!.handedOn = seq }
+            return false
         }
     }
 
@@ -120,15 +130,18 @@ public final class StreamHub: Sendable {
         var delivery = Delivery.delivered
         let subscribers = registry.withLock { registry -> [any StreamSubscriber]? in
             guard let readers = registry.byStream[event.stream] else { return nil }
-            if let handedOn = readers.handedOn {
-                if seq <= handedOn {
-                    delivery = .stale
-                    return nil
-                }
-                if seq > handedOn + 1, !acceptingGap {
-                    delivery = .gap(after: handedOn)
-                    return nil
-                }
+            guard let handedOn = readers.handedOn else {
+                registry.byStream[event.stream]!.arrivedEarly = max(readers.arrivedEarly ?? 0, seq)
+                delivery = .stale
+                return nil
+            }
+            if seq <= handedOn {
+                delivery = .stale
+                return nil
+            }
+            if seq > handedOn + 1, !acceptingGap {
+                delivery = .gap(after: handedOn)
+                return nil
             }
             registry.byStream[event.stream]!.handedOn = seq
             return Array(readers.subscribers.values)

@@ -8,7 +8,7 @@ public struct StreamSequencer: Sendable {
     public let hub: StreamHub
     let store: any HeraldStore
     let logger: Logger
-    /// The most a gap is filled with in one read; a longer one continues with the next event.
+    /// The most a gap is filled with in one read; a longer one takes several.
     static let catchUpLimit = 1000
 
     public init(hub: StreamHub, store: any HeraldStore, logger: Logger = Logger(label: "herald.fanout")) {
@@ -21,8 +21,10 @@ public struct StreamSequencer: Sendable {
     public func receive(_ events: [StreamEvent]) async {
         for event in events {
             guard case .gap(let after) = hub.deliver(event) else { continue }
-            await fill(event.stream, after: after)
-            hub.deliver(event, acceptingGap: true)
+            // Unfilled (the store did not answer), the event waits too: delivering it would move
+            // readers past the gap. They get both from the store when they reconnect, or here
+            // with the next event that finds the gap.
+            if await fill(event.stream, after: after) { hub.deliver(event, acceptingGap: true) }
         }
     }
 
@@ -41,15 +43,23 @@ public struct StreamSequencer: Sendable {
         }
     }
 
-    private func fill(_ stream: StreamName, after seq: Int64) async {
+    /// Delivers what the store holds of `stream` after `seq`, all of it; false if the store did
+    /// not answer (then nothing past what it did deliver is handed on).
+    @discardableResult
+    public func fill(_ stream: StreamName, after seq: Int64) async -> Bool {
+        var cursor = seq
         do {
-            let missed = try await store.notifications(in: stream, after: .seq(seq), limit: Self.catchUpLimit)
-            for notification in missed {
-                hub.deliver(StreamEvent(stream: stream, notification: notification), acceptingGap: true)
+            while true {
+                let missed = try await store.notifications(in: stream, after: .seq(cursor), limit: Self.catchUpLimit)
+                for notification in missed {
+                    hub.deliver(StreamEvent(stream: stream, notification: notification), acceptingGap: true)
+                }
+                guard missed.count == Self.catchUpLimit, let last = missed.last else { return true }
+                cursor = last.seq
             }
         } catch {
-            // Readers then miss these live, and get them from the store when they reconnect.
-            logger.warning("could not read \(stream) after \(seq) to fill a gap: \(error)")
+            logger.warning("could not read \(stream) after \(cursor) to fill a gap: \(error)")
+            return false
         }
     }
 }

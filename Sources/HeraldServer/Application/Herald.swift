@@ -10,6 +10,8 @@ public struct Herald: Sendable {
     public let store: any HeraldStore
     public let hub: StreamHub
     public let bus: any FanOutBus
+    /// What puts the bus's events in order before the hub.
+    public let sequencer: StreamSequencer
     /// The bus between nodes, in multi-node mode (nodes sharing a PostgreSQL database).
     public let clusterBus: ClusterBus?
     /// Whether this node persists what other processes publish through Redis (one node does).
@@ -35,10 +37,15 @@ public struct Herald: Sendable {
         let hub = StreamHub()
         self.hub = hub
         let sequencer = StreamSequencer(hub: hub, store: store, logger: logger)
+        self.sequencer = sequencer
         let redisEndpoint = try configuration.redisURL.map { try RedisEndpoint(url: $0) }
         self.redisEndpoint = redisEndpoint
         if let busTransport {
-            let bus = ClusterBus(sequencer: sequencer, transport: busTransport, nodeID: ClusterBus.newNodeID(), logger: logger)
+            let bus = ClusterBus(sequencer: sequencer, transport: busTransport, nodeID: ClusterBus.newNodeID(),
+                secret: configuration.clusterSecret, logger: logger)
+            if configuration.clusterSecret == nil {
+                logger.warning("no cluster secret (--cluster-secret): bus messages are not signed, so anyone who can publish on the bus can inject events")
+            }
             self.clusterBus = bus
             self.bus = bus
         } else {
@@ -54,5 +61,5 @@ public struct Herald: Sendable {
     }
 
     /// Where each stream of a new reader starts, shared by every transport.
-    var history: StreamHistory { StreamHistory(store: store, hub: hub) }
+    var history: StreamHistory { StreamHistory(store: store, sequencer: sequencer) }
 }

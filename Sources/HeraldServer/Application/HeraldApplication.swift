@@ -40,9 +40,11 @@ extension Herald {
 
     /// The HTTP server on the configured address. `onListening` receives the bound port, which
     /// differs from the configured one when that is 0. Run it with `socketIO.host.run(_:logger:)`,
-    /// which closes Socket.IO sessions before the server stops.
+    /// which closes Socket.IO sessions before the server stops. `services` run beside it and are
+    /// told of a graceful shutdown as soon as it begins.
     public func application(
-        logger: Logger = Logger(label: "herald"), onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        logger: Logger = Logger(label: "herald"), services extra: [any Service] = [],
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = router()
         let webSocketResponder = router.buildResponder()
@@ -79,6 +81,7 @@ extension Herald {
             services.append(RedisService(ingest: ingest, bus: bus, endpoint: redis, link: redisLink, logger: logger))
         }
         if let clusterBus { services.append(ClusterBusService(bus: clusterBus)) }
+        services += extra
         return Application(
             router: router,
             server: server,

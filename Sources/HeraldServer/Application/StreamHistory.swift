@@ -11,7 +11,7 @@ import HeraldCore
 /// events after that point reach the new reader even if they were already handed on here.
 struct StreamHistory: Sendable {
     let store: any HeraldStore
-    let hub: StreamHub
+    let sequencer: StreamSequencer
 
     /// The histories, and the cursor each stream starts from.
     func read(_ streams: [StreamName], after requested: StreamCursors) async throws
@@ -32,7 +32,11 @@ struct StreamHistory: Sendable {
                     cursors.set(replay.lastSeq, for: stream)
                 }
             }
-            hub.observe(stream, at: replay.lastSeq)
+            if sequencer.hub.observe(stream, at: replay.lastSeq) {
+                // Live events came before the history ended: the reader gets them from the store, in
+                // order, while its history is written.
+                await sequencer.fill(stream, after: replay.lastSeq)
+            }
             replays.append((stream, replay))
         }
         return (replays, cursors)

@@ -35,7 +35,7 @@ struct PollingForwarding: Sendable {
                 return Self.encode(Answer(EngineError.badRequest))
             }
             let body = forwarded.body.flatMap { Data(base64Encoded: $0) }.map { ByteBuffer(bytes: $0) }
-            let request = EngineRequest(method: forwarded.method, query: forwarded.query, headers: forwarded.headers)
+            let request = EngineRequest(method: forwarded.method, query: forwarded.query, headers: [:])
             let response = await engine.handlePolling(request, on: MultiThreadedEventLoopGroup.singleton.next()) { limit in
                 guard let body, body.readableBytes <= limit else { return nil }
                 return body
@@ -45,8 +45,10 @@ struct PollingForwarding: Sendable {
     }
 
     func forward(_ request: EngineRequest, body: ByteBuffer?, to owner: String) async -> EngineResponse {
+        // Only what the engine reads of a request for an open session: never the headers, whose
+        // cookies and tokens have no business on the bus.
         let forwarded = Forwarded(
-            method: request.method, query: request.query, headers: request.headers,
+            method: request.method, query: request.query,
             body: body.map { Data($0.readableBytesView).base64EncodedString() })
         guard let text = await bus.call(owner, Self.encode(forwarded), timeout: timeout),
             let answer = try? JSONDecoder().decode(Answer.self, from: Data(text.utf8))
@@ -75,7 +77,6 @@ struct PollingForwarding: Sendable {
     struct Forwarded: Codable {
         var method: String
         var query: [String: String]
-        var headers: [String: String]
         var body: String?
     }
 

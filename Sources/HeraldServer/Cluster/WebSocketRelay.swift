@@ -7,6 +7,10 @@ import NIOPosix
 /// bus), and from then on the two connections are joined, so the session's own node does the
 /// handshake and serves the socket as if the client had reached it directly.
 enum WebSocketRelay {
+    /// Marks a relayed request: the node it reaches serves it or refuses it, never relays it on
+    /// (two nodes that disagree about an address would pass it back and forth).
+    static let header = "X-Herald-Relayed"
+
     /// Joins `client` (whose request head has been read, and whose HTTP handlers `removing` names)
     /// to a new connection to `host:port`, which gets the request first.
     static func relay(
@@ -16,13 +20,21 @@ enum WebSocketRelay {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(3))
             .connect(host: host, port: port).get()
-        try await client.eventLoop.submit {
-            let clientPipeline = client.pipeline.syncOperations
-            clientPipeline.removeHandler(name: handlerName, promise: nil)
-            try clientPipeline.addHandler(Joint(partner: upstream))
-            try upstream.pipeline.syncOperations.addHandler(Joint(partner: client))
-        }.get()
-        upstream.writeAndFlush(ByteBuffer(string: serialized(head)), promise: nil)
+        do {
+            try await client.eventLoop.submit {
+                guard client.isActive else { throw ChannelError.ioOnClosedChannel }
+                let clientPipeline = client.pipeline.syncOperations
+                clientPipeline.removeHandler(name: handlerName, promise: nil)
+                try clientPipeline.addHandler(Joint(partner: upstream))
+                try upstream.pipeline.syncOperations.addHandler(Joint(partner: client))
+            }.get()
+        } catch {
+            upstream.close(promise: nil)
+            throw error
+        }
+        var relayed = head
+        relayed.headers.replaceOrAdd(name: header, value: "1")
+        upstream.writeAndFlush(ByteBuffer(string: serialized(relayed)), promise: nil)
     }
 
     static func serialized(_ head: HTTPRequestHead) -> String {
@@ -32,9 +44,9 @@ enum WebSocketRelay {
     }
 
     /// One side of the joint: what it reads goes out the other side; either closing closes both.
-    /// Both sides are loopback or LAN sockets between the client and its session's node, whose
-    /// own limits (the session's outbound queue, maxPayload) bound what crosses.
-    final class Joint: ChannelDuplexHandler, @unchecked Sendable {
+    /// It does not pace one side by the other's writability: a client that stops reading while
+    /// its session's node keeps sending is held only by the session's heartbeat.
+    final class Joint: ChannelDuplexHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundIn = ByteBuffer
 

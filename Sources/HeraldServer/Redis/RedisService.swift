@@ -5,8 +5,9 @@ import RESP
 import ServiceLifecycle
 
 /// This node's one subscription to Redis, for both things it hears there: the bus between
-/// nodes (`RedisBus`, in multi-node mode) and what other processes publish (`RedisIngest`).
-/// Each message is carried out in the order it arrived. While Redis is away the subscription
+/// nodes (`ClusterBus`, in multi-node mode) and what other processes publish (`RedisIngest`).
+/// Bus events that continue their streams are delivered as they arrive; everything else is
+/// carried out in the order it arrived, by one task. While Redis is away the subscription
 /// reconnects by itself; the bus then catches up from the store, while what other processes
 /// published meanwhile is lost, as with any Redis pub/sub subscriber.
 struct RedisService: Service {
@@ -32,9 +33,15 @@ struct RedisService: Service {
                 {
                     return
                 }
-                arrived.yield(.message(message))
+                if case .dropped = arrived.yield(.message(message)) {
+                    // The queue is full (the store is slow to fill gaps): the bus catches up later.
+                    logger.warning("redis: dropped a message on \(message.channel); the queue is full")
+                }
             },
-            onStateChange: { arrived.yield(.subscribed($0)) })
+            onStateChange: { [link] isUp in
+                link.set(isUp)
+                arrived.yield(.subscribed(isUp))
+            })
         logger.info("listening on redis \(endpoint) for \(options.channels + options.patterns)")
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
@@ -54,7 +61,6 @@ struct RedisService: Service {
     private func carryOut(_ arrival: Arrival) async {
         switch arrival {
         case .subscribed(let isUp):
-            link.set(isUp)
             await bus?.listening(isUp)
         case .message(let message) where message.channel == RedisBusTransport.channel:
             await bus?.receive(Array(message.payload.readableBytesView))

@@ -110,7 +110,9 @@ public struct EngineIOHost: Sendable {
         let request = EngineRequest(
             method: head.method.rawValue, query: query, headers: headers,
             remoteAddress: channel.remoteAddress?.ipAddress)
-        if let forwarding, let sid = query["sid"], !engine.hasSession(sid), let owner = forwarding.owner(of: sid) {
+        if let forwarding, let sid = query["sid"], !engine.hasSession(sid), let owner = forwarding.owner(of: sid),
+            head.headers.first(name: WebSocketRelay.header) == nil
+        {
             return relayWebSocket(head, on: channel, to: owner, through: forwarding)
         }
         do {
