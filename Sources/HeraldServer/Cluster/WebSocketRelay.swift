@@ -25,8 +25,9 @@ enum WebSocketRelay {
                 guard client.isActive else { throw ChannelError.ioOnClosedChannel }
                 let clientPipeline = client.pipeline.syncOperations
                 clientPipeline.removeHandler(name: handlerName, promise: nil)
-                try clientPipeline.addHandler(Joint(partner: upstream))
-                try upstream.pipeline.syncOperations.addHandler(Joint(partner: client))
+                let (clientSide, upstreamSide) = Joint.pair()
+                try clientPipeline.addHandler(clientSide)
+                try upstream.pipeline.syncOperations.addHandler(upstreamSide)
             }.get()
         } catch {
             upstream.close(promise: nil)
@@ -43,30 +44,66 @@ enum WebSocketRelay {
         return text + "\r\n"
     }
 
-    /// One side of the joint: what it reads goes out the other side; either closing closes both.
-    /// It does not pace one side by the other's writability: a client that stops reading while
-    /// its session's node keeps sending is held only by the session's heartbeat.
+    /// One side of the joint: what it reads goes out the other side, and it stops reading while
+    /// the other side cannot write (a client that stops reading holds back its session's node,
+    /// not this node's memory); either side closing closes both. Both channels share one event
+    /// loop, so each side calls the other directly.
     final class Joint: ChannelDuplexHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
 
-        let partner: any Channel
+        private var partner: Joint?
+        private var context: ChannelHandlerContext?
+        private var pendingRead = false
 
-        init(partner: any Channel) {
-            self.partner = partner
+        /// Two joined sides, one for each channel.
+        static func pair() -> (Joint, Joint) {
+            let (first, second) = (Joint(), Joint())
+            first.partner = second
+            second.partner = first
+            return (first, second)
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            self.context = context
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) {
+            self.context = nil
+            partner = nil
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let bytes = unwrapInboundIn(data)
-            partner.write(bytes, promise: nil)
+            partner?.context?.write(data, promise: nil)
         }
 
         func channelReadComplete(context: ChannelHandlerContext) {
-            partner.flush()
+            partner?.context?.flush()
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            // This side can take writes again: let the other read (a read it held back goes now).
+            if context.channel.isWritable { partner?.resumeReading() }
+            context.fireChannelWritabilityChanged()
+        }
+
+        func read(context: ChannelHandlerContext) {
+            if let partner, let other = partner.context, !other.channel.isWritable {
+                pendingRead = true
+                return
+            }
+            context.read()
+        }
+
+        private func resumeReading() {
+            guard pendingRead, let context else { return }
+            pendingRead = false
+            context.read()
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            partner.close(promise: nil)
+            partner?.context?.close(promise: nil)
             context.fireChannelInactive()
         }
 
