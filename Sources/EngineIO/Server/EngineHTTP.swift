@@ -34,7 +34,8 @@ public struct EngineResponse: Sendable, Equatable {
         EngineResponse(status: 200, body: ByteBuffer(string: text))
     }
 
-    static func error(_ error: EngineError) -> EngineResponse {
+    /// The protocol's answer to a refused request: its status and JSON code.
+    public static func error(_ error: EngineError) -> EngineResponse {
         EngineResponse(status: error.status, contentType: "application/json", body: ByteBuffer(string: error.body))
     }
 

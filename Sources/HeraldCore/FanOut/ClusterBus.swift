@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// How nodes reach each other: Redis pub/sub or PostgreSQL's NOTIFY. The one seam between the
@@ -25,7 +26,7 @@ public final class ClusterBus: FanOutBus {
     public let nodeID: String
     private let logger: Logger
     /// Messages waiting for the transport, oldest first, each with a number of its own.
-    private let held = Mutex<(queue: [(number: UInt64, message: String)], next: UInt64)>(([], 0))
+    private let held = Mutex(Held())
     private let socketIOReceiver = Mutex<(@Sendable (String) -> Void)?>(nil)
     private let callHandler = Mutex<(@Sendable (String) async -> String)?>(nil)
     /// Calls waiting for their answer, by id, with the node that must give it.
@@ -186,9 +187,16 @@ public final class ClusterBus: FanOutBus {
         }
     }
 
-    private static func hold(_ message: String, in held: inout (queue: [(number: UInt64, message: String)], next: UInt64)) {
+    /// Sent oldest first, one at a time: a ring, so taking the oldest costs nothing however long
+    /// the outage made the queue.
+    private struct Held {
+        var queue = CircularBuffer<(number: UInt64, message: String)>()
+        var next: UInt64 = 0
+    }
+
+    private static func hold(_ message: String, in held: inout Held) {
         // Past the bound the oldest go: the other nodes fill such gaps from the store.
-        if held.queue.count >= maxHeld { held.queue.removeFirst(held.queue.count - maxHeld + 1) }
+        while held.queue.count >= maxHeld { held.queue.removeFirst() }
         held.queue.append((held.next, message))
         held.next += 1
     }

@@ -20,10 +20,12 @@ struct PollingForwarding: Sendable {
     /// The longest a forwarded request waits for its answer: a held GET lasts up to a ping interval.
     let timeout: Duration
 
-    /// The node that holds `sid`, when it is not this one.
-    func owner(of sid: String) -> String? {
+    /// The node that holds session `sid`, when another one does: one this engine does not hold,
+    /// whose id opens with another node's.
+    func owner(of sid: String?) -> String? {
+        guard let sid, sid.count > ClusterBus.nodeIDLength, !engine.hasSession(sid) else { return nil }
         let tag = String(sid.prefix(ClusterBus.nodeIDLength))
-        guard sid.count > ClusterBus.nodeIDLength, tag != bus.nodeID, ClusterBus.isNodeID(tag) else { return nil }
+        guard tag != bus.nodeID, ClusterBus.isNodeID(tag) else { return nil }
         return tag
     }
 
@@ -32,7 +34,7 @@ struct PollingForwarding: Sendable {
         bus.onCall { [engine, address] text in
             if text == Self.addressQuery { return address.value ?? "" }
             guard let forwarded = try? JSONDecoder().decode(Forwarded.self, from: Data(text.utf8)) else {
-                return Self.encode(Answer(EngineError.badRequest))
+                return Self.encode(Answer(.error(.badRequest)))
             }
             let body = forwarded.body.flatMap { Data(base64Encoded: $0) }.map { ByteBuffer(bytes: $0) }
             let request = EngineRequest(method: forwarded.method, query: forwarded.query, headers: [:])
@@ -54,9 +56,7 @@ struct PollingForwarding: Sendable {
             let answer = try? JSONDecoder().decode(Answer.self, from: Data(text.utf8))
         else {
             // The node is gone (or too slow): the session with it; the client opens a new one.
-            return EngineResponse(
-                status: EngineError.unknownSession.status, contentType: "application/json",
-                body: ByteBuffer(string: EngineError.unknownSession.body))
+            return .error(.unknownSession)
         }
         return EngineResponse(
             status: answer.status, contentType: answer.contentType, headers: answer.headers,
@@ -92,10 +92,6 @@ struct PollingForwarding: Sendable {
             contentType = response.contentType
             headers = response.headers
             body = Data(response.body.readableBytesView).base64EncodedString()
-        }
-
-        init(_ error: EngineError) {
-            self.init(EngineResponse(status: error.status, contentType: "application/json", body: ByteBuffer(string: error.body)))
         }
     }
 

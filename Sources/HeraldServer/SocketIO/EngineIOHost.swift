@@ -53,9 +53,9 @@ public struct EngineIOHost: Sendable {
         if query["transport"] == "websocket" || headers["upgrade"]?.lowercased() == "websocket" {
             let known = ["polling", "websocket"].contains(query["transport"] ?? "")
             let error: EngineError = known ? .badRequest : .unknownTransport
-            return Self.response(.init(status: error.status, contentType: "application/json", body: ByteBuffer(string: error.body)))
+            return Self.response(.error(error))
         }
-        if let forwarding, let sid = query["sid"], !engine.hasSession(sid), let owner = forwarding.owner(of: sid) {
+        if let forwarding, let owner = forwarding.owner(of: query["sid"]) {
             let body = request.method == .post ? try? await request.body.collect(upTo: engine.configuration.maxPayload) : nil
             return Self.response(await forwarding.forward(engineRequest, body: body, to: owner))
         }
@@ -110,9 +110,7 @@ public struct EngineIOHost: Sendable {
         let request = EngineRequest(
             method: head.method.rawValue, query: query, headers: headers,
             remoteAddress: channel.remoteAddress?.ipAddress)
-        if let forwarding, let sid = query["sid"], !engine.hasSession(sid), let owner = forwarding.owner(of: sid),
-            head.headers.first(name: WebSocketRelay.header) == nil
-        {
+        if let forwarding, let owner = forwarding.owner(of: query["sid"]), head.headers.first(name: WebSocketRelay.header) == nil {
             return relayWebSocket(head, on: channel, to: owner, through: forwarding)
         }
         do {
