@@ -6,7 +6,7 @@ struct HeraldCommand: AsyncParsableCommand {
         commandName: "herald",
         abstract: "A self-hosted real-time notification and messaging server.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, UsersCommand.self, TokensCommand.self, KeysCommand.self, PublishCommand.self,
+            ServeCommand.self, ConfigCommand.self, MigrateCommand.self, UsersCommand.self, TokensCommand.self, KeysCommand.self, PublishCommand.self,
             SubscribeCommand.self, BenchCommand.self, BenchWorkerCommand.self,
         ],
         defaultSubcommand: ServeCommand.self)

@@ -12,14 +12,13 @@ struct KeysCommand: AsyncParsableCommand {
             abstract: "Create a server API key for POST /api/publish and print it (only the key, on stdout).")
 
         @Option(help: "A note to remember what the key is for.") var label = "cli"
-        @OptionGroup var storage: StorageOptions
+        @OptionGroup var settings: SettingsOptions
 
         func run() async throws {
-            var configuration = try EnvironmentSettings.configuration()
-            storage.apply(to: &configuration)
+            let configuration = try await settings.configuration()
             let label = label
             let key = Secret.generate(prefix: ServerKey.prefix)
-            try await storage.withStore(configuration) { store in
+            try await StoreOpening.withStore(configuration) { store in
                 try await store.createAPIKey(digest: Secret.digest(key), label: label)
             }
             print(key)

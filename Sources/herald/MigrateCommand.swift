@@ -8,12 +8,11 @@ struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate", abstract: "Bring the database schema up to date (serve does this on start).")
 
-    @OptionGroup var storage: StorageOptions
+    @OptionGroup var settings: SettingsOptions
 
     func run() async throws {
-        var configuration = try EnvironmentSettings.configuration()
-        storage.apply(to: &configuration)
-        try await storage.withStore(configuration) { store in
+        let configuration = try await settings.configuration()
+        try await StoreOpening.withStore(configuration) { store in
             try await store.checkHealth()
         }
         FileHandle.standardError.write(Data("the schema is up to date\n".utf8))

@@ -13,13 +13,12 @@ struct TokensCommand: AsyncParsableCommand {
 
         @Argument(help: "The user the token acts as.") var name: String
         @Option(help: "A note to remember what the token is for.") var label = "cli"
-        @OptionGroup var storage: StorageOptions
+        @OptionGroup var settings: SettingsOptions
 
         func run() async throws {
-            var configuration = try EnvironmentSettings.configuration()
-            storage.apply(to: &configuration)
+            let configuration = try await settings.configuration()
             let (name, label) = (name, label)
-            let token = try await storage.withStore(configuration) { store in
+            let token = try await StoreOpening.withStore(configuration) { store in
                 guard let user = try await store.user(named: name) else {
                     throw ValidationError("There is no user called \(name).")
                 }

@@ -12,7 +12,7 @@ struct UsersCommand: AsyncParsableCommand {
 
         @Argument(help: "The username: 3–32 of A–Z, a–z, 0–9, '_', '.', '-'.") var name: String
         @Option(help: "The password (at least 8 characters).") var password: String
-        @OptionGroup var storage: StorageOptions
+        @OptionGroup var settings: SettingsOptions
 
         func validate() throws {
             if let problem = Username.problem(with: name) { throw ValidationError(problem) }
@@ -20,11 +20,10 @@ struct UsersCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var configuration = try EnvironmentSettings.configuration()
-            storage.apply(to: &configuration)
+            let configuration = try await settings.configuration()
             let hash = Bcrypt.hash(password, cost: UInt8(clamping: configuration.bcryptCost))
             let name = name
-            try await storage.withStore(configuration) { store in
+            try await StoreOpening.withStore(configuration) { store in
                 do {
                     let user = try await store.createUser(username: name, passwordHash: hash)
                     FileHandle.standardError.write(Data("created user \(user.username) (id \(user.id))\n".utf8))

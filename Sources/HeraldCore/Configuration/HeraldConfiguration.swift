@@ -1,3 +1,5 @@
+import Logging
+
 /// Settings shared by the server and the administration commands.
 public struct HeraldConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -46,6 +48,8 @@ public struct HeraldConfiguration: Sendable {
     public var bus: Bus?
     /// The secret every node of a cluster shares, which signs what they tell each other on the bus.
     public var clusterSecret: String?
+    /// The least severe log level written.
+    public var logLevel: Logger.Level = .info
 
     /// What carries events from the node that wrote them to the other nodes' readers.
     public enum Bus: String, Sendable, CaseIterable {

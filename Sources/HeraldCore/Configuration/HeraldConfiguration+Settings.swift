@@ -1,0 +1,61 @@
+extension HeraldConfiguration {
+    /// Every setting Herald has, in the order listings show them. A setting missing here cannot
+    /// be set at all: flags, environment variables and file keys are all read from this table.
+    public static let settings: [Setting] = [
+        .text("host", \.host, help: "Address to listen on."),
+        .integer("port", \.port, in: 0...65535, help: "Port to listen on; 0 picks a free one and prints it."),
+        .optionalText(
+            "advertise-host", \.advertiseHost,
+            help: "The address other nodes reach this one at; unset, the listening address (127.0.0.1 for 0.0.0.0)."),
+        .text("data-dir", \.dataDirectory, help: "Directory of the SQLite database (the embedded default)."),
+        .optionalText(
+            "database.url", flag: "database", \.databaseURL,
+            help: "A PostgreSQL database every node shares instead of SQLite: postgres://user:password@host:5432/db, optionally ?sslmode=disable|prefer|require.",
+            isSecret: true,
+            check: { $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") ? nil : "is not a postgres:// URL" }),
+        .optionalText(
+            "redis.url", flag: "redis", \.redisURL,
+            help: "A Redis server: the bus between nodes, and other processes' publishes (redis-cli, Flask-SSE, Flask-SocketIO).",
+            isSecret: true,
+            check: { $0.hasPrefix("redis://") ? nil : "is not a redis:// URL" }),
+        .choice(
+            "bus", \.bus,
+            help: "What carries events between nodes: inprocess, redis or postgres; by default redis with a database and Redis, postgres with a database alone."),
+        .optionalText(
+            "cluster-secret", \.clusterSecret, help: "The secret every node of a cluster shares: it signs the bus's messages (HMAC-SHA256) and unsigned ones are refused; unset, messages go unsigned, with a warning.",
+            isSecret: true),
+        .list("flask-sse-channels", \.flaskSSEChannels, help: "The Redis channels Flask-SSE publishes on, comma-separated."),
+        .text("socketio-queue-channel", \.socketIOQueueChannel, help: "The Redis channel of Flask-SocketIO's message queue."),
+        .optionalText(
+            "socketio-client", \.socketIOClientPath,
+            help: "The Socket.IO JavaScript client file to serve at /socket.io/socket.io.min.js."),
+        .integer("message-max-length", \.messageMaxLength, in: 1...100_000, help: "Longest accepted message, in characters."),
+        .integer("messages-per-page", \.messagesPerPage, in: 1...1000, help: "Messages per inbox page."),
+        .integer("users-per-page", \.usersPerPage, in: 1...1000, help: "Users per page of the user list."),
+        .integer("bcrypt-cost", \.bcryptCost, in: 4...31, help: "bcrypt work factor of new passwords; each step doubles a login's cost."),
+        .number(
+            "session-lifetime-seconds", \.sessionLifetime, in: 60...(366 * 24 * 3600),
+            help: "How long a login session lasts."),
+        .integer("retention.count", \.retention.maxCount, in: 1...Int.max, help: "Events kept per stream (append notifications; states are kept until replaced)."),
+        .number(
+            "retention.seconds", \.retention.maxAge, in: 1...Double.greatestFiniteMagnitude,
+            help: "Longest an event is kept, in seconds."),
+        .number("max-wait-seconds", \.maxWait, in: 0...3600, help: "Longest a long-poll (`wait=`) is held."),
+        .integer("max-request-body", \.maxRequestBody, in: 1024...(64 << 20), help: "Largest request body accepted, in bytes."),
+        .integer(
+            "heartbeat-seconds", \.heartbeatSeconds, in: 1...3600,
+            help: "Seconds between heartbeats on held connections (SSE comment, WebSocket ping)."),
+        .boolean(
+            "ws-deflate", \.webSocketDeflate,
+            help: "Offer permessage-deflate on WebSockets (about 87 KB of zlib state per connection)."),
+        .integer(
+            "demo-tick-seconds", \.demoTickSeconds, in: 1...86_400,
+            help: "Seconds between the demo Socket.IO namespace's (/test) server-sent events."),
+        .choice("log-level", \.logLevel, help: "Least severe log level written: trace, debug, info, notice, warning, error, critical."),
+    ]
+
+    /// The setting a flag (without its dashes) names.
+    public static func setting(flag: String) -> Setting? {
+        settings.first { $0.flag == flag }
+    }
+}
