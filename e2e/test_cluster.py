@@ -160,6 +160,12 @@ def test_what_is_published_through_a_reaches_readers_on_b_over_sse_ws_and_socket
         received = [notes.next(what="a Socket.IO notification") for _ in range(5)]
         received = [(event, args) for event, args in received]
         assert [(event, args[0]) for event, args in received] == [("note", {"n": n}) for n in range(1, 6)]
+        # Node B counts what came off the bus: the link is up, nothing is held, the lag measured.
+        metrics = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                   for line in requests.get(cluster.b.base + "/metrics", timeout=5).text.splitlines()
+                   if line and not line.startswith("#")}
+        assert metrics["herald_bus_up"] == 1 and metrics["herald_bus_held_messages"] == 0
+        assert metrics["herald_bus_lag_seconds_count"] >= 6
     finally:
         sse_b.close()
         ws_b.close()

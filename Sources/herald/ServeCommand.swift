@@ -5,6 +5,7 @@ import HeraldPostgres
 import HeraldServer
 import Hummingbird
 import Logging
+import Metrics
 import RESP
 import ServiceLifecycle
 
@@ -31,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
             case .postgres: (store as? PostgresStore).map(PostgresBusTransport.init(store:))
             }
             let herald = try Herald(configuration: configuration, store: store, busTransport: transport, logger: logger)
+            // What libraries count (Hummingbird's requests) lands in the node's own registry too.
+            MetricsSystem.bootstrap(herald.metrics.factory)
             var services: [any Service] = []
             if let postgres = store as? PostgresStore {
                 // Many nodes share the database: one of them, the holder of its lock, persists what

@@ -8,7 +8,7 @@ import Testing
 /// A subscriber that records what the hub hands it.
 final class RecordingSubscriber: StreamSubscriber {
     let eventLoop: any EventLoop
-    let encoding = EventEncoding(id: "test") { event in ByteBuffer(string: "seq \(event.notification.seq)") }
+    let encoding = EventEncoding(id: "test", transport: "test") { event in ByteBuffer(string: "seq \(event.notification.seq)") }
     let received = Mutex<[(StreamName, Int64, String)]>([])
     let flushes = Mutex(0)
 

@@ -13,6 +13,7 @@ import WebSocketFrameLayer
 public final class EngineServer: Sendable {
     public let configuration: EngineConfiguration
     private let sessions = Mutex([String: EngineSession]())
+    private let webSocketSessions = Atomic<Int>(0)
     private let onConnection: @Sendable (EngineSession) -> Void
 
     /// `onConnection` runs on the new session's event loop before any of its packets is handled:
@@ -114,10 +115,21 @@ public final class EngineServer: Sendable {
         session(id) != nil
     }
 
-    func remove(_ session: EngineSession) {
+    func remove(_ session: EngineSession, wasOnWebSocket: Bool) {
         sessions.withLock { sessions in
             if sessions[session.id] === session { sessions[session.id] = nil }
         }
+        if wasOnWebSocket { webSocketSessions.subtract(1, ordering: .relaxed) }
+    }
+
+    func movedToWebSocket() {
+        webSocketSessions.add(1, ordering: .relaxed)
+    }
+
+    /// Open sessions by the transport they are on now (a session upgrading is still polling).
+    public var sessionCounts: (polling: Int, webSocket: Int) {
+        let webSocket = webSocketSessions.load(ordering: .relaxed)
+        return (max(0, sessionCount - webSocket), webSocket)
     }
 
     /// Closes every session, for a shutdown.

@@ -62,6 +62,10 @@ public final class EngineSession: @unchecked Sendable {
     }
 
     /// The transport in use: "polling" or "websocket".
+    private var isOnWebSocket: Bool {
+        if case .webSocket = transport { true } else { false }
+    }
+
     public var transportName: String {
         if case .webSocket = transport { "websocket" } else { "polling" }
     }
@@ -152,7 +156,7 @@ public final class EngineSession: @unchecked Sendable {
         heartbeat?.cancel()
         probing?.close()
         probing = nil
-        server?.remove(self)
+        server?.remove(self, wasOnWebSocket: isOnWebSocket)
         let onClose = self.onClose
         self.onClose = nil
         onMessage = nil
@@ -267,6 +271,7 @@ public final class EngineSession: @unchecked Sendable {
     /// A session opened over WebSocket uses it from the start. On the event loop.
     func adopt(_ socket: EngineWebSocketTransport) {
         transport = .webSocket(socket)
+        server?.movedToWebSocket()
     }
 
     // MARK: Upgrade
@@ -297,6 +302,7 @@ public final class EngineSession: @unchecked Sendable {
                 probing = nil
                 probed = false
                 transport = .webSocket(socket)
+                server?.movedToWebSocket()
                 let waiting = queue
                 queue.removeAll()
                 for packet in waiting { socket.write(packet) }

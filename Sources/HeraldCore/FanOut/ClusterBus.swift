@@ -231,6 +231,9 @@ public final class ClusterBus: FanOutBus {
         }
     }
 
+    /// Messages waiting for the transport to answer again.
+    public var heldCount: Int { held.withLock { $0.queue.count } }
+
     /// A message off the transport: another node's events (this node's own come back too, and
     /// are already delivered).
     public func receive(_ bytes: [UInt8]) async {
@@ -250,7 +253,9 @@ public final class ClusterBus: FanOutBus {
             if let socketIO, let receive = socketIOReceiver.withLock({ $0 }) { receive(socketIO) }
             for arrival in arrivals {
                 switch arrival {
-                case .event(let event): await sequencer.receive([event])
+                case .event(let event):
+                    sequencer.hub.metrics.arrivedOffTheBus(event)
+                    await sequencer.receive([event])
                 case .reference(let stream, let seq): await sequencer.receive(reference: stream, seq: seq)
                 }
             }
@@ -269,6 +274,7 @@ public final class ClusterBus: FanOutBus {
         guard message.to == nil, message.socketio == nil else { return false }
         for arrival in arrivals {
             guard case .event(let event) = arrival else { return false }
+            sequencer.hub.metrics.arrivedOffTheBus(event)
             if case .gap = sequencer.hub.deliver(event) { return false }
         }
         return true

@@ -52,8 +52,11 @@ public final class StreamHub: Sendable {
     private let delivering = Mutex(())
     private let backlogs = Mutex([ObjectIdentifier: LoopBacklog]())
     public let pollWaiters = PollWaiters()
+    public let metrics: FanOutMetrics
 
-    public init() {}
+    public init(metrics: FanOutMetrics = FanOutMetrics()) {
+        self.metrics = metrics
+    }
 
     /// Held connections currently subscribed to at least one stream.
     public var subscriberCount: Int { registry.withLock { $0.bySubscriber.count } }
@@ -147,16 +150,17 @@ public final class StreamHub: Sendable {
             return Array(readers.subscribers.values)
         }
         guard let subscribers else { return delivery }
-        var frames: [EventEncoding: ByteBuffer] = [:]
+        var frames: [EventEncoding: (frame: ByteBuffer, audience: Int)] = [:]
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [(any StreamSubscriber, ByteBuffer)])] = [:]
         for subscriber in subscribers {
             let encoding = subscriber.encoding
             let frame: ByteBuffer
             if let encoded = frames[encoding] {
-                frame = encoded
+                frame = encoded.frame
+                frames[encoding]!.audience += 1
             } else {
                 frame = encoding.encode(event)
-                frames[encoding] = frame
+                frames[encoding] = (frame, 1)
             }
             let loop = subscriber.eventLoop
             byLoop[ObjectIdentifier(loop), default: (loop, [])].subscribers.append((subscriber, frame))
@@ -169,6 +173,9 @@ public final class StreamHub: Sendable {
                 return true
             }
             if schedule { entry.loop.execute { self.drain(id) } }
+        }
+        for (encoding, encoded) in frames {
+            metrics.delivered(encoded.audience, bytes: encoded.frame.readableBytes, transport: encoding.transport)
         }
         return delivery
     }

@@ -4,10 +4,13 @@ import NIOCore
 /// use and hands every subscriber of that encoding the same buffer.
 public struct EventEncoding: Sendable, Hashable {
     public let id: String
+    /// The transport it is counted under (`herald_deliveries_total{transport}`).
+    public let transport: String
     public let encode: @Sendable (StreamEvent) -> ByteBuffer
 
-    public init(id: String, encode: @escaping @Sendable (StreamEvent) -> ByteBuffer) {
+    public init(id: String, transport: String, encode: @escaping @Sendable (StreamEvent) -> ByteBuffer) {
         self.id = id
+        self.transport = transport
         self.encode = encode
     }
 

@@ -9,6 +9,8 @@ public struct Herald: Sendable {
     public let configuration: HeraldConfiguration
     public let store: any HeraldStore
     public let hub: StreamHub
+    /// Every metric of this node, served at `GET /metrics`.
+    public let metrics: HeraldMetrics
     public let bus: any FanOutBus
     /// What puts the bus's events in order before the hub.
     public let sequencer: StreamSequencer
@@ -34,7 +36,9 @@ public struct Herald: Sendable {
     ) throws {
         self.configuration = configuration
         self.store = store
-        let hub = StreamHub()
+        let metrics = HeraldMetrics(clustered: busTransport != nil)
+        self.metrics = metrics
+        let hub = StreamHub(metrics: metrics.fanOut)
         self.hub = hub
         let sequencer = StreamSequencer(hub: hub, store: store, logger: logger)
         self.sequencer = sequencer

@@ -15,6 +15,8 @@ extension Herald {
         // Before the middleware: engine requests authenticate through their session, not per request.
         socketIO.host.addRoutes(to: router)
         router.addMiddleware {
+            // Counts into the process's MetricsSystem, which `herald serve` points at `metrics`.
+            MetricsMiddleware()
             AuthenticationMiddleware(store: store)
             CSRFMiddleware()
             ErrorMiddleware(herald: self)
@@ -23,6 +25,7 @@ extension Herald {
             Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         Readiness(herald: self).addRoutes(to: router)
+        MetricsEndpoint(herald: self).addRoutes(to: router)
         StaticAssets().addRoutes(to: router)
         AccountController(herald: self).addRoutes(to: router)
         UserController(herald: self).addRoutes(to: router)

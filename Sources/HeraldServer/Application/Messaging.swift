@@ -30,8 +30,9 @@ struct Messaging: Sendable {
         case .success(let valid): body = valid
         case .failure(let problem): throw Refusal.invalidBody(problem)
         }
-        let (message, notification) = try await herald.store.sendMessage(
-            from: sender.id, to: recipient.id, body: body, at: Date())
+        let (message, notification) = try await herald.metrics.write("message") {
+            try await herald.store.sendMessage(from: sender.id, to: recipient.id, body: body, at: Date())
+        }
         await herald.bus.publish([StreamEvent(stream: recipient.stream, notification: notification)])
         return message
     }

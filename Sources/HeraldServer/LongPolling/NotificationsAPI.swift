@@ -46,6 +46,8 @@ struct NotificationsAPI {
         }
         // On shutdown the wait ends early with [], so the server can drain at once and the
         // client simply polls again (elsewhere).
+        herald.metrics.opened(.longPoll)
+        defer { herald.metrics.closed(.longPoll) }
         let woken = await withGracefulShutdownHandler {
             await waiters.wait(ticket, timeout: .nanoseconds(Int64(wait * 1e9)), on: MultiThreadedEventLoopGroup.singleton.any())
         } onGracefulShutdown: {

@@ -29,8 +29,10 @@ struct Publisher: Sendable {
                 }
                 users.append(target)
             }
-            let written = try await store.addNotification(
-                to: users.map(\.stream), name: publication.name, json: publication.json, mode: publication.mode, at: now)
+            let written = try await herald.metrics.write("publish") {
+                try await store.addNotification(
+                    to: users.map(\.stream), name: publication.name, json: publication.json, mode: publication.mode, at: now)
+            }
             await herald.bus.publish(zip(users, written).map { StreamEvent(stream: $0.stream, notification: $1) })
             if single { return .seq(written[0].seq) }
             return .seqs(Dictionary(zip(users.map(\.username), written.map(\.seq)), uniquingKeysWith: { a, _ in a }))
@@ -43,8 +45,10 @@ struct Publisher: Sendable {
                 guard let user else { throw HeraldError.unauthorized() }
                 channel = try await ChannelAccess(store: store).postable(name, by: user)
             }
-            let written = try await store.addNotification(
-                to: channel.stream, name: publication.name, json: publication.json, mode: publication.mode, at: now)
+            let written = try await herald.metrics.write("publish") {
+                try await store.addNotification(
+                    to: channel.stream, name: publication.name, json: publication.json, mode: publication.mode, at: now)
+            }
             await herald.bus.publish([StreamEvent(stream: channel.stream, notification: written)])
             return .seq(written.seq)
         }

@@ -37,11 +37,15 @@ struct EventStreams: Sendable {
             streams.append(try await access.readable(name, by: user).stream)
         }
         let requested = try Self.cursors(cursor)
-        let subscriber = SSESubscriber(channel: channel, streams: streams, framing: framing)
-        let hub = herald.hub
+        let subscriber = SSESubscriber(channel: channel, streams: streams, framing: framing, metrics: herald.metrics)
+        let (hub, metrics) = (herald.hub, herald.metrics)
         hub.subscribe(subscriber, to: streams)
+        metrics.opened(.sse)
         // However the connection ends, even before the stream starts, the hub lets go of it.
-        channel.closeFuture.whenComplete { _ in hub.unsubscribeAll(subscriber) }
+        channel.closeFuture.whenComplete { _ in
+            hub.unsubscribeAll(subscriber)
+            metrics.closed(.sse)
+        }
         do {
             let (replays, cursors) = try await herald.history.read(streams, after: requested)
             return Opened(subscriber: subscriber, replays: replays, cursors: cursors)

@@ -16,14 +16,14 @@ enum SSEFrame {
         }
     }
 
-    static let withID = EventEncoding(id: "sse+id") { event in
+    static let withID = EventEncoding(id: "sse+id", transport: "sse") { event in
         frame(id: String(event.notification.seq), name: event.notification.name, data: event.notification.json)
     }
-    static let withoutID = EventEncoding(id: "sse") { event in
+    static let withoutID = EventEncoding(id: "sse", transport: "sse") { event in
         frame(id: nil, name: event.notification.name, data: event.notification.json)
     }
-    static let withIDChunked = EventEncoding(id: "sse+id/chunked") { event in chunk(withID.encode(event)) }
-    static let withoutIDChunked = EventEncoding(id: "sse/chunked") { event in chunk(withoutID.encode(event)) }
+    static let withIDChunked = EventEncoding(id: "sse+id/chunked", transport: "sse") { event in chunk(withID.encode(event)) }
+    static let withoutIDChunked = EventEncoding(id: "sse/chunked", transport: "sse") { event in chunk(withoutID.encode(event)) }
 
     /// `bytes` as one HTTP/1.1 chunk: its size in hex, the bytes, CRLF.
     static func chunk(_ bytes: ByteBuffer) -> ByteBuffer {

@@ -38,7 +38,10 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     /// Completes when the connection is over: the client left, fell behind, or the server stops.
     var finished: EventLoopFuture<Void> { ended.futureResult }
 
-    init(channel: any NIOCore.Channel, streams: [StreamName], framing: Framing) {
+    private let metrics: HeraldMetrics
+
+    init(channel: any NIOCore.Channel, streams: [StreamName], framing: Framing, metrics: HeraldMetrics) {
+        self.metrics = metrics
         self.channel = channel
         self.framing = framing
         self.streams = streams
@@ -129,6 +132,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         cursors.set(evictedThrough, for: stream)
         let id = streams.count > 1 ? cursors.formatted(for: streams) : String(evictedThrough)
         send(SSEFrame.frame(id: id, name: "herald.reset", data: data), framed: false)
+        metrics.resetSent("sse")
     }
 
     /// Queues bytes on the connection; they leave at the next `flush`. `framed` bytes come from the
@@ -145,6 +149,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
 
     /// A client that cannot keep up is cut off rather than buffered without bound.
     private func disconnect() {
+        if channel.isActive { metrics.cutOff("sse") }
         channel.close(promise: nil)
         ended.succeed()
     }

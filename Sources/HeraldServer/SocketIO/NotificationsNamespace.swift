@@ -29,7 +29,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
         for name in requested.channels.keys.sorted() {
             streams.append(try await refusing { try await access.readable(name, by: user).stream })
         }
-        let subscriber = SocketIOSubscriber(session: socket.session, user: user.stream)
+        let subscriber = SocketIOSubscriber(session: socket.session, user: user.stream, metrics: herald.metrics)
         for stream in streams { subscriber.prepare(stream) }
         herald.hub.subscribe(subscriber, to: streams)
         socket.userData = Connection(user: user, subscriber: subscriber)

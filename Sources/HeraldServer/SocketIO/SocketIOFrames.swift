@@ -13,7 +13,7 @@ import NIOCore
 enum SocketIOFrames {
     static let namespace = "/notifications"
 
-    static let event = EventEncoding(id: "socket.io") { event in
+    static let event = EventEncoding(id: "socket.io", transport: "socketio") { event in
         prefix(name: event.notification.name, data: event.notification.json, stream: event.stream,
             seq: event.notification.seq, timestamp: event.notification.timestamp)
     }

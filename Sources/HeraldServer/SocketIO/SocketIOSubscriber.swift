@@ -19,8 +19,11 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     var eventLoop: any EventLoop { session.eventLoop }
 
-    init(session: EngineSession, user: StreamName) {
+    private let metrics: HeraldMetrics
+
+    init(session: EngineSession, user: StreamName, metrics: HeraldMetrics) {
         self.session = session
+        self.metrics = metrics
         self.streams = [user]
     }
 
@@ -70,6 +73,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
                 if let asked = requested.seq(of: stream), asked < replay.evictedThrough {
                     enqueue(SocketIOFrames.complete(
                         SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough), offset: offset))
+                    metrics.resetSent("socketio")
                 }
                 for notification in replay.notifications {
                     let event = StreamEvent(stream: stream, notification: notification)
@@ -110,6 +114,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     /// A reader that cannot keep up is cut off; it reconnects and resumes from its offset.
     private func overflow() {
+        metrics.cutOff("socketio")
         closing = true
         session.close()
     }

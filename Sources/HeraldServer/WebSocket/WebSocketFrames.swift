@@ -5,7 +5,7 @@ import NIOCore
 /// The server's side of Herald's WebSocket protocol: every frame is a JSON text message with a `type`.
 enum WebSocketFrames {
     /// Events: encoded once per event and shared by every WebSocket reader of the stream.
-    static let event = EventEncoding(id: "ws") { event in
+    static let event = EventEncoding(id: "ws", transport: "ws") { event in
         encode(event, resent: false)
     }
 

@@ -17,8 +17,9 @@ final class WebSocketSession: @unchecked Sendable {
 
     init(herald: Herald, channel: any NIOCore.Channel, user: User?, pings: Bool = false) {
         self.herald = herald
-        self.subscriber = WebSocketSubscriber(channel: channel, pings: pings)
+        self.subscriber = WebSocketSubscriber(channel: channel, pings: pings, metrics: herald.metrics)
         self.user = user
+        herald.metrics.opened(.ws)
     }
 
     func handle(_ text: String) async {
@@ -47,6 +48,7 @@ final class WebSocketSession: @unchecked Sendable {
 
     func close() {
         herald.hub.unsubscribeAll(subscriber)
+        herald.metrics.closed(.ws)
     }
 
     func pongReceived() {

@@ -24,8 +24,11 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     private let pings: Bool
     private var awaitingPong = false
 
-    init(channel: any NIOCore.Channel, pings: Bool) {
+    private let metrics: HeraldMetrics
+
+    init(channel: any NIOCore.Channel, pings: Bool, metrics: HeraldMetrics) {
         self.channel = channel
+        self.metrics = metrics
         self.pings = pings
     }
 
@@ -67,6 +70,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
             enqueue(ack)
             if let requested, requested < replay.evictedThrough {
                 enqueue(WebSocketFrames.reset(stream, cursor: requested, missedThrough: replay.evictedThrough))
+                metrics.resetSent("ws")
             }
             let held = gate.open(stream, at: max(start, replay.evictedThrough))
             for notification in replay.notifications {
@@ -114,6 +118,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
 
     /// A reader that cannot keep up is told why and cut off; it resumes by cursor.
     private func overflow() {
+        if !closing { metrics.cutOff("ws") }
         close(code: .unknown(1013), reason: "too slow: resume from your cursor")
     }
 
