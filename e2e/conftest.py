@@ -11,6 +11,34 @@ import pytest
 import requests
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
+# Every Herald process of the run logs here (at debug level, the most it says), and every secret the
+# run makes is noted, so that the last test can look for each one in every log (test_logs.py).
+LOG_DIR = tempfile.mkdtemp(prefix="herald-e2e-logs-")
+SECRETS = set()
+
+
+def note_secret(value):
+    if value and len(value) >= 8:
+        SECRETS.add(value)
+    return value
+
+
+def log_file(name="herald"):
+    return open(os.path.join(LOG_DIR, f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"), "ab")
+
+
+_send = requests.Session.send
+
+
+def _send_noting_cookies(session, request, **kwargs):
+    """Session cookies are secrets too: every one Herald hands out is noted."""
+    response = _send(session, request, **kwargs)
+    for cookie in response.cookies:
+        note_secret(cookie.value)
+    return response
+
+
+requests.Session.send = _send_noting_cookies
 HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(os.path.dirname(__file__), "..", ".build", "debug", "herald"))
 
 
@@ -25,12 +53,14 @@ class Herald:
         self._key = None
 
     def env(self):
-        return dict(os.environ, HERALD_BCRYPT_COST="4", HERALD_DATA_DIR=self.data_dir, **self.settings)
+        return dict(os.environ, HERALD_BCRYPT_COST="4", HERALD_DATA_DIR=self.data_dir, HERALD_LOG_LEVEL="debug",
+                    **self.settings)
 
     def start(self):
-        self.process = subprocess.Popen(
-            [HERALD_BIN, "serve", "--port", "0"], env=self.env(),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        with log_file() as log:
+            self.process = subprocess.Popen(
+                [HERALD_BIN, "serve", "--port", "0"], env=self.env(),
+                stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.process.stdout.readline()
         match = re.search(r"listening on (http://\S+)", line)
         assert match, f"herald did not report its address: {line!r}"
@@ -61,21 +91,21 @@ class Herald:
         return subprocess.run([HERALD_BIN, *args], env=self.env(), capture_output=True, text=True, timeout=60)
 
     def add_user(self, name, password="correct horse"):
-        result = self.cli("users", "add", name, "--password", password)
+        result = self.cli("users", "add", name, "--password", note_secret(password))
         assert result.returncode == 0, result.stderr
         return name, password
 
     def token(self, name):
         result = self.cli("tokens", "create", name)
         assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
+        return note_secret(result.stdout.strip())
 
     def key(self):
         """A server API key, made once per server."""
         if self._key is None:
             result = self.cli("keys", "create")
             assert result.returncode == 0, result.stderr
-            self._key = result.stdout.strip()
+            self._key = note_secret(result.stdout.strip())
         return self._key
 
     def publish(self, **body):
@@ -175,3 +205,11 @@ class PostgresServer:
 
     def url(self, database):
         return f"postgres://herald@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "last: runs after every other test (it reads what they left)")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)

@@ -21,7 +21,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from flask_sse import sse
 
-from conftest import ROOT, Herald, PostgresServer, RedisServer, free_port
+from conftest import ROOT, Herald, PostgresServer, RedisServer, free_port, note_secret
 from selenium.webdriver.support.ui import WebDriverWait
 
 from test_browser import badge, browsers, log_in, send  # noqa: F401 (browsers is a fixture)
@@ -53,7 +53,7 @@ class Cluster:
     def __init__(self, postgres, redis, bus="redis"):
         self.database = postgres.database(f"herald_{uuid.uuid4().hex[:8]}")
         self.redis, self.bus = redis, bus
-        self.secret = uuid.uuid4().hex
+        self.secret = note_secret(uuid.uuid4().hex)
         self.nodes = []
 
     def node(self):

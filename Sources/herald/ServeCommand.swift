@@ -65,7 +65,9 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 /// Work that runs as long as the server, cancelled as soon as a graceful shutdown begins.
-struct BackgroundService: Service {
+struct BackgroundService: Service, CustomStringConvertible {
+    var description: String { "BackgroundService" }
+
     let work: @Sendable () async -> Void
 
     func run() async throws {

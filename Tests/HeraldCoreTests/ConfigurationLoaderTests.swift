@@ -112,6 +112,11 @@ import Testing
         #expect(!listing.contains("hunter2"))
         #expect(listing.contains("cluster-secret"))
         #expect(!SettingsListing.help.contains("hunter2"))
+        // However a library prints it, on its own or inside something else.
+        struct Holder { let configuration: HeraldConfiguration }
+        #expect(!String(describing: loaded.configuration).contains("hunter2"))
+        #expect(!String(reflecting: Holder(configuration: loaded.configuration)).contains("hunter2"))
+        #expect(String(describing: Holder(configuration: loaded.configuration)).contains("cluster-secret: ********"))
     }
 
     @Test func everySettingHasItsOwnNames() {

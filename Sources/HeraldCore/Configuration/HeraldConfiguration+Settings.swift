@@ -59,3 +59,14 @@ extension HeraldConfiguration {
         settings.first { $0.flag == flag }
     }
 }
+
+/// Printed, the configuration shows every setting as the listings do, secrets masked: libraries
+/// describe what they are given (ServiceLifecycle logs each service it starts, fields and all),
+/// and a secret must not reach a log that way.
+extension HeraldConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
+    public var description: String {
+        "HeraldConfiguration(" + Self.settings.map { "\($0.key): \($0.value(in: self) ?? "unset")" }.joined(separator: ", ") + ")"
+    }
+
+    public var debugDescription: String { description }
+}

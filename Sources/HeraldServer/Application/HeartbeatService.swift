@@ -6,7 +6,9 @@ import ServiceLifecycle
 /// Writes a heartbeat to every held connection on a timer: it keeps proxies from closing idle
 /// streams, and a write to a vanished client fails, which closes its connection. On shutdown it
 /// ends the event streams, which Herald serves outside Hummingbird's draining.
-struct HeartbeatService: Service {
+struct HeartbeatService: Service, CustomStringConvertible {
+    var description: String { "HeartbeatService" }
+
     let hub: StreamHub
     let interval: Duration
 

@@ -15,6 +15,7 @@ extension Herald {
         // Before the middleware: engine requests authenticate through their session, not per request.
         socketIO.host.addRoutes(to: router)
         router.addMiddleware {
+            RequestLogMiddleware()
             // Counts into the process's MetricsSystem, which `herald serve` points at `metrics`.
             MetricsMiddleware()
             AuthenticationMiddleware(store: store)

@@ -2,7 +2,9 @@ import HeraldCore
 import ServiceLifecycle
 
 /// Sends the bus messages that waited while the transport was down, for as long as the node runs.
-struct ClusterBusService: Service {
+struct ClusterBusService: Service, CustomStringConvertible {
+    var description: String { "ClusterBusService" }
+
     let bus: ClusterBus
 
     func run() async throws {

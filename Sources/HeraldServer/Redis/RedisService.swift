@@ -10,7 +10,10 @@ import ServiceLifecycle
 /// carried out in the order it arrived, by one task. While Redis is away the subscription
 /// reconnects by itself; the bus then catches up from the store, while what other processes
 /// published meanwhile is lost, as with any Redis pub/sub subscriber.
-struct RedisService: Service {
+struct RedisService: Service, CustomStringConvertible {
+    /// ServiceLifecycle logs each service it starts by its description; the fields hold secrets.
+    var description: String { "RedisService" }
+
     let ingest: RedisIngest
     /// The cluster bus, when it travels over this Redis.
     let bus: ClusterBus?

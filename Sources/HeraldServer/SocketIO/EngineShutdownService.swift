@@ -18,7 +18,9 @@ extension EngineIOHost {
 }
 
 /// Closes every Engine.IO session when the server stops (see `EngineIOHost.run`).
-struct EngineShutdownService: Service {
+struct EngineShutdownService: Service, CustomStringConvertible {
+    var description: String { "EngineShutdownService" }
+
     let engine: EngineServer
 
     func run() async throws {
