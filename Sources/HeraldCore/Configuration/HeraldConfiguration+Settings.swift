@@ -42,6 +42,12 @@ extension HeraldConfiguration {
             help: "Longest an event is kept, in seconds."),
         .number("max-wait-seconds", \.maxWait, in: 0...3600, help: "Longest a long-poll (`wait=`) is held."),
         .integer("max-request-body", \.maxRequestBody, in: 1024...(64 << 20), help: "Largest request body accepted, in bytes."),
+        .number(
+            "request-head-timeout-seconds", \.requestHeadTimeout, in: 0.1...3600,
+            help: "Time a new connection has to send its first request line and headers; past it, it is closed."),
+        .number(
+            "idle-timeout-seconds", \.idleTimeout, in: 0.1...86_400,
+            help: "Time a kept-alive connection may sit idle between requests, or stall within one, before it is closed; held streams are not idle."),
         .integer(
             "heartbeat-seconds", \.heartbeatSeconds, in: 1...3600,
             help: "Seconds between heartbeats on held connections (SSE comment, WebSocket ping)."),

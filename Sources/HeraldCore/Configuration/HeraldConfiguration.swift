@@ -27,6 +27,10 @@ public struct HeraldConfiguration: Sendable {
     /// Largest request body accepted, in bytes.
     public var maxRequestBody = 64 * 1024
     public var retention = Retention()
+    /// Seconds a new connection has to send its first request head (slowloris).
+    public var requestHeadTimeout: Double = 10
+    /// Seconds a kept-alive connection may sit idle between requests (or stall within one).
+    public var idleTimeout: Double = 60
     /// Seconds between heartbeats on held connections (SSE comments).
     public var heartbeatSeconds = 15
     /// Offer permessage-deflate on WebSockets. Off by default: it costs about 87 KB of zlib state

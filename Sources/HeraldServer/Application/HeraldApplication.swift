@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import RESP
 import ServiceLifecycle
 
@@ -52,8 +53,11 @@ extension Herald {
     ) -> some ApplicationProtocol {
         let router = router()
         let webSocketResponder = router.buildResponder()
+        // Between requests on a kept-alive connection, and within a request being read, Hummingbird
+        // closes a connection idle this long; one answering a request (a held stream) it leaves be.
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout * 1e9))
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(),
+            http1: .init(idleTimeout: idle),
             ws: .init(
                 maxFrameSize: configuration.maxRequestBody,
                 extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
@@ -68,11 +72,12 @@ extension Herald {
         }
         routes.append(socketIO.host.webSocketRoute)
         let leanRoutes = routes
+        let headTimeout = TimeAmount.nanoseconds(Int64(configuration.requestHeadTimeout * 1e9))
         let server = HTTPServerBuilder { responder in
             StreamingChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
-                routes: leanRoutes)
+                routes: leanRoutes, headTimeout: headTimeout)
         }
         var services: [any Service] = [
             HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),

@@ -23,10 +23,13 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
 
     let inner: Inner
     let routes: [LeanRoute]
+    /// The time a connection has to send its first request head.
+    let headTimeout: TimeAmount
 
-    init(inner: Inner, routes: [LeanRoute]) {
+    init(inner: Inner, routes: [LeanRoute], headTimeout: TimeAmount) {
         self.inner = inner
         self.routes = routes
+        self.headTimeout = headTimeout
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -44,6 +47,7 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
                     decided.fail(error)
                 }
             }
+            try channel.pipeline.syncOperations.addHandler(FirstRequestDeadline(timeout: headTimeout))
             try channel.pipeline.syncOperations.addHandler(sniffer)
             // A client that leaves before its request line ends the wait (a no-op once decided).
             channel.closeFuture.whenComplete { _ in decided.fail(ChannelError.alreadyClosed) }

@@ -14,7 +14,10 @@ extension EngineIOHost {
         addRoutes(to: router)
         let routes = [webSocketRoute]
         let server = HTTPServerBuilder { responder in
-            StreamingChildChannel(inner: HTTP1Channel(responder: responder), routes: routes)
+            // Herald's default limits: 10 s to send a request head, 60 s idle between requests.
+            StreamingChildChannel(
+                inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(60))), routes: routes,
+                headTimeout: .seconds(10))
         }
         return Application(
             router: router, server: server,
