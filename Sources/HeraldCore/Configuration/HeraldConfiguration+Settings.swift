@@ -49,6 +49,28 @@ extension HeraldConfiguration {
             "idle-timeout-seconds", \.idleTimeout, in: 0.1...86_400,
             help: "Time a kept-alive connection may sit idle between requests, or stall within one, before it is closed; held streams are not idle."),
         .integer(
+            "limits.login-failures-per-user", \.loginFailuresPerUser, in: 0...Int.max,
+            help: "Failed logins a username may have per login window before logins for it are refused (429); 0: no limit."),
+        .integer(
+            "limits.login-failures-per-ip", \.loginFailuresPerAddress, in: 0...Int.max,
+            help: "Failed logins one client address may have per login window, whatever the usernames; 0: no limit."),
+        .number("limits.login-window-seconds", \.loginWindow, in: 1...86_400, help: "The window of the login limits."),
+        .integer(
+            "limits.publishes-per-second", \.publishesPerSecond, in: 0...Int.max,
+            help: "Publishes (API, /ws, Socket.IO) per second per key or user; 0: no limit."),
+        .integer(
+            "limits.new-connections-per-ip-per-second", \.newConnectionsPerSecond, in: 0...Int.max,
+            help: "New connections per second per client address, ten seconds' worth at once; 0: no limit."),
+        .integer(
+            "limits.held-connections-per-ip", \.heldConnectionsPerAddress, in: 0...Int.max,
+            help: "Held connections (SSE, /ws, Socket.IO, long-polls) one client address may have open; 0: no limit."),
+        .boolean(
+            "limits.trust-forwarded-for", \.trustForwardedFor,
+            help: "Behind a proxy: take the client's address from the last X-Forwarded-For entry."),
+        .integer(
+            "limits.streams-per-connection", \.streamsPerConnection, in: 1...100_000,
+            help: "Streams one connection may read at once: SSE channels, /ws subscriptions, Socket.IO channels."),
+        .integer(
             "heartbeat-seconds", \.heartbeatSeconds, in: 1...3600,
             help: "Seconds between heartbeats on held connections (SSE comment, WebSocket ping)."),
         .boolean(

@@ -31,6 +31,21 @@ public struct HeraldConfiguration: Sendable {
     public var requestHeadTimeout: Double = 10
     /// Seconds a kept-alive connection may sit idle between requests (or stall within one).
     public var idleTimeout: Double = 60
+    /// Failed logins a username may have per `loginWindow` (0: no limit).
+    public var loginFailuresPerUser = 10
+    /// Failed logins one client address may have per `loginWindow`, whatever the usernames.
+    public var loginFailuresPerAddress = 100
+    public var loginWindow: Double = 15 * 60
+    /// Publishes (API, `/ws`, Socket.IO) per second per credential.
+    public var publishesPerSecond = 1000
+    /// New connections per second per client address, ten seconds' worth at once.
+    public var newConnectionsPerSecond = 2000
+    /// Held connections (SSE, `/ws`, Socket.IO, long-polls) one client address may have open.
+    public var heldConnectionsPerAddress = 25_000
+    /// Take the client's address from the last `X-Forwarded-For` entry (behind a trusted proxy).
+    public var trustForwardedFor = false
+    /// Streams one connection may read at once: SSE `channel`s, `/ws` subscriptions, Socket.IO channels.
+    public var streamsPerConnection = 100
     /// Seconds between heartbeats on held connections (SSE comments).
     public var heartbeatSeconds = 15
     /// Offer permessage-deflate on WebSockets. Off by default: it costs about 87 KB of zlib state

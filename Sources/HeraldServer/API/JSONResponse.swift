@@ -17,7 +17,9 @@ enum JSONResponse {
     }
 
     static func error(_ error: HeraldError) -> Response {
-        response(Data(errorBody(error).utf8), status: error.status)
+        var response = response(Data(errorBody(error).utf8), status: error.status)
+        if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
     }
 
     static func errorBody(_ error: HeraldError) -> String {

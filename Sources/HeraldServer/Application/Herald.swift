@@ -27,6 +27,7 @@ public struct Herald: Sendable {
     let redisEndpoint: RedisEndpoint?
     let pages: PageRenderer
     let passwords: PasswordHasher
+    let limits: Limits
 
     /// A node: alone, with in-process fan-out; or, given the transport of the bus between nodes
     /// (`RedisBusTransport`, or PostgreSQL's), one of many that share a database.
@@ -58,6 +59,7 @@ public struct Herald: Sendable {
         }
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
+        self.limits = Limits(configuration)
         self.socketIO = HeraldSocketIO(configuration: configuration, cluster: clusterBus)
         if let clusterBus { SocketIOClusterAdapter.connect(socketIO.server, to: clusterBus) }
         socketIO.server.of("/test").register(DemoNamespace(tick: .seconds(configuration.demoTickSeconds)))

@@ -7,6 +7,8 @@ struct HeraldError: Error, Sendable {
     let status: HTTPResponse.Status
     let code: String
     let message: String
+    /// Seconds to wait before trying again (`Retry-After`), for refusals that pass.
+    var retryAfter: Int? = nil
 
     static func badRequest(_ message: String, code: String = "bad_request") -> Self {
         .init(status: .badRequest, code: code, message: message)

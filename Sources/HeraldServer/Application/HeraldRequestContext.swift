@@ -11,7 +11,7 @@ public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
         /// A personal access token in `Authorization: Bearer`; not sent by browsers on their own.
         case accessToken
         /// A server API key (`herald keys create`): another backend, acting for no user.
-        case serverKey
+        case serverKey(digest: String)
     }
 
     public var coreContext: CoreRequestContextStorage
@@ -26,6 +26,12 @@ public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
     /// True when another backend is calling with a server API key.
     public var isServerKey: Bool {
         if case .serverKey = credential { true } else { false }
+    }
+
+    /// Whose allowance a publish spends: the key's, or the user's.
+    var publisherKey: String {
+        if case .serverKey(let digest) = credential { return "key:\(digest)" }
+        return identity.map { "user:\($0.id)" } ?? "anonymous"
     }
 
     public init(source: ApplicationRequestContextSource) {

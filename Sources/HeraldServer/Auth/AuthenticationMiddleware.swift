@@ -45,7 +45,7 @@ struct Authenticator: Sendable {
                 guard try await store.hasAPIKey(digest: digest) else {
                     throw HeraldError.unauthorized("The server API key is not valid.")
                 }
-                return (nil, .serverKey)
+                return (nil, .serverKey(digest: digest))
             }
             guard let user = try await store.user(accessTokenDigest: digest) else {
                 throw HeraldError.unauthorized("The access token is not valid.")

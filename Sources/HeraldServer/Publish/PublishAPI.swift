@@ -17,7 +17,7 @@ struct PublishAPI {
         let body = try await request.body.collect(upTo: herald.configuration.maxRequestBody)
         let publication = try Publication(parsing: Data(buffer: body))
         switch try await Publisher(herald: herald).publish(
-            publication, by: context.identity, isServerKey: context.isServerKey)
+            publication, by: context.identity, isServerKey: context.isServerKey, publisher: context.publisherKey)
         {
         case .seq(let seq): return try JSONResponse.encode(["seq": seq], status: .created)
         case .seqs(let seqs): return try JSONResponse.encode(["seqs": seqs], status: .created)

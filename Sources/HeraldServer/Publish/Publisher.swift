@@ -14,7 +14,16 @@ struct Publisher: Sendable {
 
     let herald: Herald
 
-    func publish(_ publication: Publication, by user: User?, isServerKey: Bool) async throws -> Outcome {
+    /// `publisher` names whose allowance it spends (`limits.publishes-per-second`): by default the user's.
+    func publish(_ publication: Publication, by user: User?, isServerKey: Bool, publisher: String? = nil) async throws
+        -> Outcome
+    {
+        do {
+            try herald.limits.publishes.take(publisher ?? user.map { "user:\($0.id)" } ?? "anonymous")
+        } catch {
+            throw HeraldError.tooManyRequests(
+                "Too many publishes: at most \(Int(herald.limits.publishes.burst)) a second.", retryAfter: error.retryAfter)
+        }
         let store = herald.store
         let now = Date()
         switch publication.target {

@@ -53,14 +53,32 @@ struct AccountController {
         let form = try await FormData.read(request, context: context, limit: herald.configuration.maxRequestBody)
         let username = (form["username"] ?? "").trimmingCharacters(in: .whitespaces)
         let password = form["password"] ?? ""
+        let limits = herald.limits
+        let address = limits.client(peer: context.channel.remoteAddress, headers: request.headers)
+        let account = username.lowercased()
+        var values: [String: Any] = ["username": username, "next": safeNext(form["next"]) as Any]
+        // Refused before the password is even looked at: a guessing script learns nothing more.
+        do {
+            try limits.loginFailuresPerUser.check(account)
+            try limits.loginFailuresPerAddress.check(address)
+        } catch {
+            let minutes = (error.retryAfter + 59) / 60
+            values["error"] = "Too many failed logins. Try again in \(minutes) minute\(minutes == 1 ? "" : "s")."
+            var response = try await herald.page(
+                "login", title: "Log in", values: values, status: .tooManyRequests, request: request, context: context)
+            response.headers[.retryAfter] = String(error.retryAfter)
+            return response
+        }
         guard let credentials = try await herald.store.credentials(named: username),
             try await herald.passwords.verify(password, against: credentials.passwordHash)
         else {
-            var values: [String: Any] = ["error": "Invalid username or password.", "username": username]
-            values["next"] = safeNext(form["next"])
+            try? limits.loginFailuresPerUser.take(account)
+            try? limits.loginFailuresPerAddress.take(address)
+            values["error"] = "Invalid username or password."
             return try await herald.page(
                 "login", title: "Log in", values: values, status: .unauthorized, request: request, context: context)
         }
+        limits.loginFailuresPerUser.reset(account)
         var response = Response.redirect(to: safeNext(form["next"]) ?? "/")
         response.setCookie(try await startSession(for: credentials.user))
         return response
