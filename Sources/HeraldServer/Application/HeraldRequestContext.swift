@@ -12,6 +12,8 @@ public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
         case accessToken
         /// A server API key (`herald keys create`): another backend, acting for no user.
         case serverKey
+        /// A connection token (JWT) another backend signed: reads its user stream and granted channels only.
+        case connectionToken(ConnectionGrant)
     }
 
     public var coreContext: CoreRequestContextStorage
@@ -26,6 +28,11 @@ public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
     /// True when another backend is calling with a server API key.
     public var isServerKey: Bool {
         if case .serverKey = credential { true } else { false }
+    }
+
+    /// The connection token's grant, if the request came with one.
+    public var grant: ConnectionGrant? {
+        if case .connectionToken(let grant) = credential { grant } else { nil }
     }
 
     public init(source: ApplicationRequestContextSource) {
