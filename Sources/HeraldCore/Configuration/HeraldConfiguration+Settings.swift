@@ -26,8 +26,8 @@ extension HeraldConfiguration {
             isSecret: true),
         .optionalText(
             "jwt.secret", \.jwtSecret,
-            help: "The HS256 secret other backends sign their users' connection tokens (JWTs) with; unset with no public key, JWTs are refused.",
-            isSecret: true),
+            help: "The HS256 secret (at least 32 bytes) other backends sign their users' connection tokens (JWTs) with; unset with no public key, JWTs are refused.",
+            isSecret: true, check: { $0.utf8.count >= 32 ? nil : "is shorter than 32 bytes" }),
         .optionalText(
             "jwt.public-key", \.jwtPublicKeyPath,
             help: "A PEM file with the RSA (RS256) or EC P-256 (ES256) public key that verifies connection tokens (JWTs), instead of a secret."),
