@@ -187,3 +187,23 @@ def test_jwt_without_key_and_bad_settings(herald):
     result = subprocess.run([HERALD_BIN, "serve", "--port", "0",
                              "--jwt-public-key", bad], env=herald.env(), capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "neither an RSA nor an EC P-256" in result.stderr
+
+
+def test_held_connections_end_when_the_token_expires(jwt_herald):
+    token = make_jwt({"sub": "ext_short", "exp": int(time.time()) + 2})
+    response = requests.get(jwt_herald.base + "/api/events", params={"token": token}, stream=True, timeout=(5, 10))
+    assert response.status_code == 200
+    started = time.monotonic()
+    try:
+        for _ in response.iter_content(chunk_size=None):
+            pass  # heartbeats and the retry hint, until the server closes the stream
+    except requests.exceptions.ChunkedEncodingError:
+        pass  # cut, not ended: the connection is closed
+    assert time.monotonic() - started < 8
+    ws_url = jwt_herald.base.replace("http://", "ws://") + "/ws"
+    with connect(ws_url, open_timeout=5) as ws:
+        ws.send(json.dumps({"id": 1, "type": "auth", "token": make_jwt({"sub": "ext_short", "exp": int(time.time()) + 2})}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "ack"
+        with pytest.raises(Exception):
+            while True:
+                ws.recv(timeout=8)

@@ -46,6 +46,13 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
         // The same pid as offered says "recovered" to socket.io-client; what it resumes is the offset.
         socket.recoveryID = auth?["pid"]?.stringValue ?? UUID().uuidString
         socket.whenConnected { subscriber.start(history.replays, from: history.cursors, requested: requested) }
+        // A connection token's socket is disconnected when the token expires; the client reconnects with a fresh one.
+        if let grant {
+            Task { [socket] in
+                try? await Task.sleep(for: .seconds(max(0, grant.expiresAt.timeIntervalSinceNow)))
+                socket.disconnect()
+            }
+        }
     }
 
     func disconnect(_ socket: SocketIOSocket, reason: SocketIODisconnectReason) async {
