@@ -21,7 +21,7 @@ struct ConfigCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(error.description)\n".utf8))
                 throw ExitCode.failure
             }
-            if let problem = loaded.configuration.busProblem {
+            if let problem = loaded.configuration.busProblem ?? loaded.configuration.jwtProblem {
                 FileHandle.standardError.write(Data("\(problem)\n".utf8))
                 throw ExitCode.failure
             }

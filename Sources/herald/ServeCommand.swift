@@ -22,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await settings.configuration()
         if let problem = configuration.busProblem { throw ValidationError(problem) }
+        if let problem = configuration.jwtProblem { throw ValidationError(problem) }
 
         var logger = Logger(label: "herald")
         logger.logLevel = configuration.logLevel

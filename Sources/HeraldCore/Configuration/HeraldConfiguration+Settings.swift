@@ -24,6 +24,13 @@ extension HeraldConfiguration {
         .optionalText(
             "cluster-secret", \.clusterSecret, help: "The secret every node of a cluster shares: it signs the bus's messages (HMAC-SHA256) and unsigned ones are refused; unset, messages go unsigned, with a warning.",
             isSecret: true),
+        .optionalText(
+            "jwt.secret", \.jwtSecret,
+            help: "The HS256 secret (at least 32 bytes) other backends sign their users' connection tokens (JWTs) with; unset with no public key, JWTs are refused.",
+            isSecret: true, check: { $0.utf8.count >= 32 ? nil : "is shorter than 32 bytes" }),
+        .optionalText(
+            "jwt.public-key", \.jwtPublicKeyPath,
+            help: "A PEM file with the RSA (RS256) or EC P-256 (ES256) public key that verifies connection tokens (JWTs), instead of a secret."),
         .list("flask-sse-channels", \.flaskSSEChannels, help: "The Redis channels Flask-SSE publishes on, comma-separated."),
         .text("socketio-queue-channel", \.socketIOQueueChannel, help: "The Redis channel of Flask-SocketIO's message queue."),
         .optionalText(

@@ -67,6 +67,10 @@ public struct HeraldConfiguration: Sendable {
     public var bus: Bus?
     /// The secret every node of a cluster shares, which signs what they tell each other on the bus.
     public var clusterSecret: String?
+    /// The HS256 secret that signs connection tokens (JWTs) other backends give their users.
+    public var jwtSecret: String?
+    /// A PEM file holding the RSA or EC P-256 public key that verifies connection tokens, instead.
+    public var jwtPublicKeyPath: String?
     /// The least severe log level written.
     public var logLevel: Logger.Level = .info
 
@@ -97,6 +101,12 @@ public struct HeraldConfiguration: Sendable {
         case .redis where redisURL == nil: "The redis bus needs --redis."
         default: nil
         }
+    }
+
+    /// Why the connection-token settings cannot run together, if they cannot.
+    public var jwtProblem: String? {
+        guard jwtSecret != nil, jwtPublicKeyPath != nil else { return nil }
+        return "Set one of --jwt-secret and --jwt-public-key, not both: a server verifies connection tokens with one key."
     }
 
     public init() {}

@@ -28,6 +28,8 @@ public struct Herald: Sendable {
     let pages: PageRenderer
     let passwords: PasswordHasher
     let limits: Limits
+    /// Verifies connection tokens (JWTs), when `--jwt-secret` or `--jwt-public-key` is set.
+    let jwt: JWTVerifier?
 
     /// A node: alone, with in-process fan-out; or, given the transport of the bus between nodes
     /// (`RedisBusTransport`, or PostgreSQL's), one of many that share a database.
@@ -60,11 +62,15 @@ public struct Herald: Sendable {
         self.pages = try PageRenderer()
         self.passwords = PasswordHasher(cost: configuration.bcryptCost)
         self.limits = Limits(configuration)
+        self.jwt = try JWTVerifier.configured(configuration)
         self.socketIO = HeraldSocketIO(configuration: configuration, cluster: clusterBus)
         if let clusterBus { SocketIOClusterAdapter.connect(socketIO.server, to: clusterBus) }
         socketIO.server.of("/test").register(DemoNamespace(tick: .seconds(configuration.demoTickSeconds)))
         socketIO.server.of(SocketIOFrames.namespace).register(NotificationsNamespace(herald: self))
     }
+
+    /// Turns tokens and cookies into users, the same for every transport.
+    var authenticator: Authenticator { Authenticator(store: store, jwt: jwt) }
 
     /// Where each stream of a new reader starts, shared by every transport.
     var history: StreamHistory { StreamHistory(store: store, sequencer: sequencer) }

@@ -19,7 +19,7 @@ extension Herald {
             RequestLogMiddleware()
             // Counts into the process's MetricsSystem, which `herald serve` points at `metrics`.
             MetricsMiddleware()
-            AuthenticationMiddleware(store: store)
+            AuthenticationMiddleware(authenticator: authenticator)
             CSRFMiddleware()
             ErrorMiddleware(herald: self)
         }

@@ -12,6 +12,8 @@ public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
         case accessToken
         /// A server API key (`herald keys create`): another backend, acting for no user.
         case serverKey(digest: String)
+        /// A connection token (JWT) another backend signed: reads its user stream and granted channels only.
+        case connectionToken(ConnectionGrant)
     }
 
     public var coreContext: CoreRequestContextStorage
@@ -32,6 +34,11 @@ public struct HeraldRequestContext: RequestContext, WebSocketRequestContext {
     var publisherKey: String {
         if case .serverKey(let digest) = credential { return "key:\(digest)" }
         return identity.map { "user:\($0.id)" } ?? "anonymous"
+    }
+
+    /// The connection token's grant, if the request came with one.
+    public var grant: ConnectionGrant? {
+        if case .connectionToken(let grant) = credential { grant } else { nil }
     }
 
     public init(source: ApplicationRequestContextSource) {

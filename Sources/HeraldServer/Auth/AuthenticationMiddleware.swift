@@ -5,15 +5,25 @@ import Hummingbird
 /// Finds out who is asking: a bearer access token, or else a session cookie.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = HeraldRequestContext
-    let store: any HeraldStore
+    let authenticator: Authenticator
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
         do {
-            (context.identity, context.credential) = try await Authenticator(store: store).identify(
-                authorization: request.headers[.authorization], sessionCookie: request.cookies[SessionCookie.name]?.value)
+            var authorization = request.headers[.authorization]
+            // EventSource cannot set headers: the stream takes its token in the query too.
+            if authorization == nil, request.uri.path == "/api/events", let token = request.uri.queryParameters["token"] {
+                authorization = "Bearer \(token)"
+            }
+            (context.identity, context.credential) = try await authenticator.identify(
+                authorization: authorization, sessionCookie: request.cookies[SessionCookie.name]?.value)
+            // A connection token only reads its streams; it is no account for pages or writes.
+            if case .connectionToken = context.credential {
+                let readable = ["/api/notifications", "/api/events", "/ws"].contains(request.uri.path)
+                guard request.method == .get || request.method == .head, readable else { throw HeraldError.readOnlyToken }
+            }
         } catch StoreError.unavailable {
             // Before the error middleware, which would otherwise have said so.
             throw HeraldError.storeUnavailable
@@ -29,6 +39,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
 /// got it wrong); a stale session cookie just leaves the visitor anonymous.
 struct Authenticator: Sendable {
     let store: any HeraldStore
+    /// Verifies connection tokens (JWTs), when a key is configured.
+    var jwt: JWTVerifier? = nil
 
     func identify(authorization: String?, sessionCookie: String?) async throws
         -> (user: User?, credential: HeraldRequestContext.Credential?)
@@ -40,17 +52,8 @@ struct Authenticator: Sendable {
             else {
                 throw HeraldError.unauthorized("Use Authorization: Bearer <token>.")
             }
-            let digest = Secret.digest(token)
-            if token.hasPrefix(ServerKey.prefix) {
-                guard try await store.hasAPIKey(digest: digest) else {
-                    throw HeraldError.unauthorized("The server API key is not valid.")
-                }
-                return (nil, .serverKey(digest: digest))
-            }
-            guard let user = try await store.user(accessTokenDigest: digest) else {
-                throw HeraldError.unauthorized("The access token is not valid.")
-            }
-            return (user, .accessToken)
+            let (user, credential) = try await identify(token: token)
+            return (user, credential)
         }
         if let cookie = sessionCookie, !cookie.isEmpty {
             let digest = Secret.digest(cookie)
@@ -60,6 +63,51 @@ struct Authenticator: Sendable {
         }
         return (nil, nil)
     }
+}
+
+extension Authenticator {
+    /// Who a bearer token is: a server key, a personal access token, or a connection token (JWT,
+    /// any token with dots) whose `sub` user is made on first use. The one place a token becomes
+    /// an identity, for every transport.
+    func identify(token: String) async throws -> (user: User?, credential: HeraldRequestContext.Credential) {
+        guard token.utf8.count <= JWTVerifier.maxTokenBytes else {
+            throw HeraldError.invalidToken("The token is longer than \(JWTVerifier.maxTokenBytes) bytes.")
+        }
+        if token.contains("."), !token.hasPrefix(AccessToken.prefix), !token.hasPrefix(ServerKey.prefix) {
+            guard let jwt else {
+                if token.split(separator: ".", omittingEmptySubsequences: false).count == 3 { throw HeraldError.jwtNotConfigured }
+                throw HeraldError.unauthorized("The access token is not valid.")
+            }
+            let grant = try await jwt.verify(token)
+            return (try await streamUser(named: grant.subject), .connectionToken(grant))
+        }
+        let digest = Secret.digest(token)
+        if token.hasPrefix(ServerKey.prefix) {
+            guard try await store.hasAPIKey(digest: digest) else {
+                throw HeraldError.unauthorized("The server API key is not valid.")
+            }
+            return (nil, .serverKey(digest: digest))
+        }
+        guard let user = try await store.user(accessTokenDigest: digest) else {
+            throw HeraldError.unauthorized("The access token is not valid.")
+        }
+        return (user, .accessToken)
+    }
+
+    /// The user a connection token names, made on first use: a row without a usable password
+    /// (no bcrypt hash matches "!"), so the stream exists and publishers address it by name.
+    private func streamUser(named name: String) async throws -> User {
+        if let user = try await store.user(named: name) { return user }
+        do {
+            return try await store.createUser(username: name, passwordHash: Self.noPassword)
+        } catch StoreError.usernameTaken {
+            guard let user = try await store.user(named: name) else { throw HeraldError.internal }
+            return user
+        }
+    }
+
+    /// The password hash of users made by connection tokens: no password verifies against it.
+    static let noPassword = "!"
 }
 
 /// The secrets that authenticate requests, told apart by their prefix.

@@ -14,16 +14,19 @@ extension EventStreams {
     func serve(_ head: HTTPRequestHead, on channel: any NIOCore.Channel) {
         Task {
             do {
-                let (user, _) = try await Authenticator(store: herald.store).identify(
-                    authorization: head.headers.first(name: "authorization"),
-                    sessionCookie: head.headers.cookie(SessionCookie.name))
-                guard let user else { throw HeraldError.unauthorized() }
                 let query = URI(head.uri).queryParameters
+                // EventSource cannot set headers: the token may come as ?token= instead.
+                let authorization = head.headers.first(name: "authorization") ?? query["token"].map { "Bearer \($0)" }
+                let (user, credential) = try await herald.authenticator.identify(
+                    authorization: authorization, sessionCookie: head.headers.cookie(SessionCookie.name))
+                guard let user else { throw HeraldError.unauthorized() }
+                var grant: ConnectionGrant?
+                if case .connectionToken(let granted) = credential { grant = granted }
                 let cursor = Self.requestedCursor(lastEventID: head.headers.first(name: "last-event-id"), query: query)
                 let chunked = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
                 let opened = try await open(
-                    for: user, channels: query.getAll("channel").map { String($0) }, cursor: cursor, on: channel,
-                    framing: .raw(chunked: chunked))
+                    for: user, grant: grant, channels: query.getAll("channel").map { String($0) }, cursor: cursor,
+                    on: channel, framing: .raw(chunked: chunked))
                 channel.eventLoop.execute {
                     channel.writeAndFlush(Self.streamHead(chunked: chunked), promise: nil)
                     opened.subscriber.start(with: opened.replays, from: opened.cursors)

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HeraldCore
 import Hummingbird
@@ -28,13 +29,13 @@ struct EventStreams: Sendable {
     /// published in between is held by the subscriber and written after the history, minus what
     /// the history already had.
     func open(
-        for user: User, channels: [String], cursor: String?, on channel: any NIOCore.Channel,
+        for user: User, grant: ConnectionGrant? = nil, channels: [String], cursor: String?, on channel: any NIOCore.Channel,
         framing: SSESubscriber.Framing
     ) async throws -> Opened {
         let access = ChannelAccess(store: herald.store)
         var streams = [user.stream]
         for name in channels where !streams.contains(.channel(name)) {
-            streams.append(try await access.readable(name, by: user).stream)
+            streams.append(try await access.readable(name, by: user, grant: grant).stream)
         }
         let requested = try Self.cursors(cursor)
         let subscriber = SSESubscriber(channel: channel, streams: streams, framing: framing, metrics: herald.metrics)
@@ -46,6 +47,8 @@ struct EventStreams: Sendable {
             hub.unsubscribeAll(subscriber)
             metrics.closed(.sse)
         }
+        // A connection token's stream ends when the token expires; reconnecting needs a fresh one.
+        if let grant { Self.cut(channel, at: grant.expiresAt) }
         do {
             let (replays, cursors) = try await herald.history.read(streams, after: requested)
             return Opened(subscriber: subscriber, replays: replays, cursors: cursors)
@@ -61,7 +64,8 @@ struct EventStreams: Sendable {
             let query = request.uri.queryParameters
             let cursor = Self.requestedCursor(lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!], query: query)
             let opened = try await open(
-                for: user, channels: query.getAll("channel").map { String($0) }, cursor: cursor, on: context.channel,
+                for: user, grant: context.grant, channels: query.getAll("channel").map { String($0) }, cursor: cursor,
+                on: context.channel,
                 framing: .responseBody)
             let subscriber = opened.subscriber
             return Response(
@@ -84,6 +88,13 @@ struct EventStreams: Sendable {
                     if context.channel.isActive { try await writer.finish(nil) }
                 })
         }
+    }
+
+    /// Closes a held connection when its connection token expires (as Centrifugo does).
+    static func cut(_ channel: any NIOCore.Channel, at expiry: Date) {
+        let delay = max(0, expiry.timeIntervalSinceNow)
+        let task = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(delay * 1000))) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in task.cancel() }
     }
 
     /// The cursor a request resumes from: `Last-Event-ID` (a reconnecting EventSource), else

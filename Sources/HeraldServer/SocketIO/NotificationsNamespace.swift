@@ -19,20 +19,22 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
     struct Connection: Sendable {
         let user: User
         let subscriber: SocketIOSubscriber
+        /// Set for a connection token (JWT): what it may read; it may not write.
+        var grant: ConnectionGrant? = nil
     }
 
     func connect(_ socket: SocketIOSocket, auth: JSONValue?) async throws {
-        let user = try await authenticate(socket, auth: auth)
+        let (user, grant) = try await authenticate(socket, auth: auth)
         let requested = try cursors(from: auth?["offset"])
         let access = ChannelAccess(store: herald.store)
         var streams = [user.stream]
         for name in requested.channels.keys.sorted() {
-            streams.append(try await refusing { try await access.readable(name, by: user).stream })
+            streams.append(try await refusing { try await access.readable(name, by: user, grant: grant).stream })
         }
         let subscriber = SocketIOSubscriber(session: socket.session, user: user.stream, metrics: herald.metrics)
         for stream in streams { subscriber.prepare(stream) }
         herald.hub.subscribe(subscriber, to: streams)
-        socket.userData = Connection(user: user, subscriber: subscriber)
+        socket.userData = Connection(user: user, subscriber: subscriber, grant: grant)
         let history: (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
         do {
             history = try await refusing { try await herald.history.read(streams, after: requested) }
@@ -44,6 +46,13 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
         // The same pid as offered says "recovered" to socket.io-client; what it resumes is the offset.
         socket.recoveryID = auth?["pid"]?.stringValue ?? UUID().uuidString
         socket.whenConnected { subscriber.start(history.replays, from: history.cursors, requested: requested) }
+        // A connection token's socket is disconnected when the token expires; the client reconnects with a fresh one.
+        if let grant {
+            Task { [socket] in
+                try? await Task.sleep(for: .seconds(max(0, grant.expiresAt.timeIntervalSinceNow)))
+                socket.disconnect()
+            }
+        }
     }
 
     func disconnect(_ socket: SocketIOSocket, reason: SocketIODisconnectReason) async {
@@ -64,7 +73,8 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
 
     func join(_ socket: SocketIOSocket, _ arguments: [JSONValue]) async throws -> [JSONValue] {
         try await answering { connection, request in
-            let channel = try await ChannelAccess(store: herald.store).readable(try channelName(request), by: connection.user)
+            let channel = try await ChannelAccess(store: herald.store).readable(
+                try channelName(request), by: connection.user, grant: connection.grant)
             var requested = StreamCursors()
             if let since = request["since"] {
                 guard let seq = since.int64Value, seq >= 0 else {
@@ -105,6 +115,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
 
     func publish(_ socket: SocketIOSocket, _ arguments: [JSONValue]) async throws -> [JSONValue] {
         try await answering { connection, request in
+            if connection.grant != nil { throw HeraldError.readOnlyToken }
             guard let object = try? JSONSerialization.jsonObject(with: Data(request.description.utf8)) as? [String: Any],
                 object["user"] == nil, object["users"] == nil
             else { throw HeraldError.unprocessable("Publish to a channel: {channel, name, data}.", code: "invalid_target") }
@@ -116,6 +127,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
 
     func text(_ socket: SocketIOSocket, _ arguments: [JSONValue]) async throws -> [JSONValue] {
         try await answering { connection, request in
+            if connection.grant != nil { throw HeraldError.readOnlyToken }
             let room = try await ChannelAccess(store: herald.store).postable(try channelName(request), by: connection.user)
             let body = try MessageBody.validated(request["text"]?.stringValue ?? "", maxLength: herald.configuration.messageMaxLength)
                 .mapError { HeraldError.unprocessable($0.explanation, code: "invalid_text") }.get()
@@ -153,19 +165,20 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
 
     /// The user behind the connection: the auth payload's token, else the handshake's bearer
     /// token or session cookie.
-    private func authenticate(_ socket: SocketIOSocket, auth: JSONValue?) async throws -> User {
+    private func authenticate(_ socket: SocketIOSocket, auth: JSONValue?) async throws -> (User, ConnectionGrant?) {
         let headers = socket.handshake.headers
         var authorization = headers["authorization"]
         if let token = auth?["token"]?.stringValue { authorization = "Bearer \(token)" }
         let cookie = headers["cookie"].flatMap { Cookies.value(named: SessionCookie.name, in: [$0]) }
         let identified = try await refusing {
-            try await Authenticator(store: herald.store).identify(authorization: authorization, sessionCookie: cookie)
+            try await herald.authenticator.identify(authorization: authorization, sessionCookie: cookie)
         }
         guard let user = identified.user else {
             throw SocketIOConnectionRefused(
                 "Sign in: a session cookie, Authorization: Bearer, or auth {token}.", data: ["code": "unauthorized"])
         }
-        return user
+        if case .connectionToken(let grant) = identified.credential { return (user, grant) }
+        return (user, nil)
     }
 
     private func cursors(from offset: JSONValue?) throws -> StreamCursors {

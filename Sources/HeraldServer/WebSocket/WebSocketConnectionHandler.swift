@@ -9,8 +9,8 @@ final class WebSocketConnectionHandler: WebSocketMessageReceiver, @unchecked Sen
     private let session: WebSocketSession
     private var lastCommand: Task<Void, Never>?
 
-    init(herald: Herald, channel: any NIOCore.Channel, user: User?) {
-        session = WebSocketSession(herald: herald, channel: channel, user: user, pings: true)
+    init(herald: Herald, channel: any NIOCore.Channel, user: User?, grant: ConnectionGrant? = nil) {
+        session = WebSocketSession(herald: herald, channel: channel, user: user, grant: grant, pings: true)
     }
 
     func opened(_ connection: WebSocketConnection) {}

@@ -15,7 +15,8 @@ struct WebSocketEndpoint {
     func addRoutes(to router: Router<HeraldRequestContext>) {
         router.ws("/ws", shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
             let session = WebSocketSession(
-                herald: herald, channel: context.requestContext.channel, user: context.requestContext.identity)
+                herald: herald, channel: context.requestContext.channel, user: context.requestContext.identity,
+                grant: context.requestContext.grant)
             defer { session.close() }
             let limit = herald.configuration.maxRequestBody
             try await withGracefulShutdownHandler {

@@ -13,11 +13,13 @@ struct WebSocketHandshake: Sendable {
         Task {
             do {
                 let accept = try Self.acceptKey(for: head)
-                let (user, credential) = try await Authenticator(store: herald.store).identify(
+                let (user, credential) = try await herald.authenticator.identify(
                     authorization: head.headers.first(name: "authorization"),
                     sessionCookie: head.headers.cookie(SessionCookie.name))
                 if case .session = credential { try Self.checkOrigin(head) }
-                channel.eventLoop.execute { switchToWebSocket(channel, accept: accept, user: user) }
+                var grant: ConnectionGrant?
+                if case .connectionToken(let granted) = credential { grant = granted }
+                channel.eventLoop.execute { [grant] in switchToWebSocket(channel, accept: accept, user: user, grant: grant) }
             } catch {
                 RequestHeadHandler.refuse(channel, with: error)
             }
@@ -25,12 +27,12 @@ struct WebSocketHandshake: Sendable {
     }
 
     /// Answers 101 and puts the shared frame layer under Herald's protocol. On the event loop.
-    private func switchToWebSocket(_ channel: any NIOCore.Channel, accept: String, user: User?) {
+    private func switchToWebSocket(_ channel: any NIOCore.Channel, accept: String, user: User?, grant: ConnectionGrant?) {
         do {
             try WebSocketUpgrade.switchProtocols(
                 channel, accept: accept, removing: RequestHeadHandler.name,
                 maxMessageSize: herald.configuration.maxRequestBody,
-                receiver: WebSocketConnectionHandler(herald: herald, channel: channel, user: user))
+                receiver: WebSocketConnectionHandler(herald: herald, channel: channel, user: user, grant: grant))
         } catch {
             channel.close(promise: nil)
         }

@@ -13,10 +13,16 @@ final class WebSocketSession: @unchecked Sendable {
     private let subscriber: WebSocketSubscriber
     /// Touched only by the connection's handler task, one command at a time.
     private var user: User?
+    /// Set when a connection token (JWT) authenticated: what it may read, until when.
+    private var grant: ConnectionGrant?
+    private let channel: any NIOCore.Channel
     private var streams: Set<StreamName> = []
 
-    init(herald: Herald, channel: any NIOCore.Channel, user: User?, pings: Bool = false) {
+    init(herald: Herald, channel: any NIOCore.Channel, user: User?, grant: ConnectionGrant? = nil, pings: Bool = false) {
         self.herald = herald
+        self.channel = channel
+        self.grant = grant
+        if let grant { EventStreams.cut(channel, at: grant.expiresAt) }
         self.subscriber = WebSocketSubscriber(channel: channel, pings: pings, metrics: herald.metrics)
         self.user = user
         herald.metrics.opened(.ws)
@@ -75,6 +81,7 @@ final class WebSocketSession: @unchecked Sendable {
             subscriber.send(WebSocketFrames.ack(id))
         case "publish":
             let user = try signedIn()
+            if grant != nil { throw HeraldError.readOnlyToken }
             switch try await Publisher(herald: herald).publish(try Publication(object), by: user, isServerKey: false) {
             case .seq(let seq): subscriber.send(WebSocketFrames.ack(id, ["seq": String(seq)]))
             case .seqs: subscriber.send(WebSocketFrames.ack(id))
@@ -93,9 +100,15 @@ final class WebSocketSession: @unchecked Sendable {
 
     private func authenticate(_ object: [String: Any], id: String) async throws {
         guard user == nil else { throw HeraldError.badRequest("Already authenticated.", code: "already_authenticated") }
-        guard let token = object["token"] as? String, !token.isEmpty,
-            let found = try await herald.store.user(accessTokenDigest: Secret.digest(token))
-        else { throw HeraldError.unauthorized("The access token is not valid.") }
+        guard let token = object["token"] as? String, !token.isEmpty else {
+            throw HeraldError.unauthorized("The access token is not valid.")
+        }
+        let (identified, credential) = try await herald.authenticator.identify(token: token)
+        guard let found = identified else { throw HeraldError.unauthorized("A server key reads no stream: use a user's token.") }
+        if case .connectionToken(let granted) = credential {
+            grant = granted
+            EventStreams.cut(channel, at: granted.expiresAt)
+        }
         user = found
         subscriber.send(WebSocketFrames.ack(id, ["user": JSONResponse.quoted(found.username)]))
     }
@@ -107,7 +120,7 @@ final class WebSocketSession: @unchecked Sendable {
 
     private func subscribe(_ object: [String: Any], text: String, id: String, user: User) async throws {
         let stream = try stream(in: object, for: user)
-        if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user) }
+        if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user, grant: grant) }
         let cursor: Int64?
         do {
             cursor = try JSONDecoder().decode(SubscribeCursor.self, from: Data(text.utf8)).since
