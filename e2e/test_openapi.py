@@ -64,6 +64,7 @@ def without_long_poll(document):
 
 
 def schemathesis(document_path, base, credential, include=(), exclude=()):
+    scratch = os.path.dirname(document_path)  # schemathesis leaves a .schemathesis/ cache in its working directory
     command = [
         st_command(), "run", document_path, "--url", base,
         "-H", f"Authorization: Bearer {credential}",
@@ -77,7 +78,7 @@ def schemathesis(document_path, base, credential, include=(), exclude=()):
         command += ["--include-path", path]
     for path in [*STREAMING_PATHS, *exclude]:
         command += ["--exclude-path", path]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=scratch,
                             env=dict(os.environ, NO_COLOR="1", SCHEMATHESIS_TELEMETRY="false"))
     assert result.returncode == 0, f"schemathesis failed:\n{result.stdout[-20000:]}\n{result.stderr[-5000:]}"
     return result.stdout
