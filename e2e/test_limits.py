@@ -82,3 +82,156 @@ def test_held_streams_outlive_the_timeouts(strict):
         lean.close()
         kept.close()
         ws.__exit__(None, None, None)
+
+
+# --- Rate limits and sizes ---------------------------------------------------------------------
+
+def limited(**settings):
+    herald = Herald(tempfile.mkdtemp(prefix="herald-limits-"), **{f"HERALD_LIMITS_{k}": str(v) for k, v in settings.items()})
+    return herald.start()
+
+
+def try_login(herald, name, password):
+    session = requests.Session()
+    page = session.get(herald.base + "/login", timeout=5).text
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    response = session.post(herald.base + "/login", data={"csrf_token": csrf, "username": name, "password": password},
+                            allow_redirects=False, timeout=5)
+    return response, session
+
+
+def test_failed_logins_per_username_are_limited_and_the_right_password_waits_too():
+    herald = limited(LOGIN_FAILURES_PER_USER=3)
+    try:
+        herald.add_user("carol", "carol-password")
+        herald.add_user("dave", "dave-password")
+        for _ in range(3):
+            assert try_login(herald, "carol", "guess")[0].status_code == 401
+        response, session = try_login(herald, "Carol", "carol-password")
+        assert response.status_code == 429 and "Too many failed logins" in response.text
+        assert 1 <= int(response.headers["Retry-After"]) <= 900
+        assert "herald_session" not in session.cookies
+        # Another username is not held up by carol's guesser.
+        assert try_login(herald, "dave", "dave-password")[0].status_code == 303
+    finally:
+        herald.stop()
+
+
+def test_failed_logins_per_address_are_limited_whatever_the_usernames():
+    herald = limited(LOGIN_FAILURES_PER_USER=0, LOGIN_FAILURES_PER_IP=4)
+    try:
+        herald.add_user("erin", "erin-password")
+        for n in range(4):
+            assert try_login(herald, f"nobody{n}", "guess")[0].status_code == 401
+        response, _ = try_login(herald, "erin", "erin-password")
+        assert response.status_code == 429 and "Retry-After" in response.headers
+    finally:
+        herald.stop()
+
+
+def test_a_successful_login_clears_the_usernames_failures():
+    herald = limited(LOGIN_FAILURES_PER_USER=3)
+    try:
+        herald.add_user("frank", "frank-password")
+        for _ in range(2):
+            try_login(herald, "frank", "guess")
+        assert try_login(herald, "frank", "frank-password")[0].status_code == 303
+        for _ in range(2):
+            assert try_login(herald, "frank", "guess")[0].status_code == 401
+        assert try_login(herald, "frank", "frank-password")[0].status_code == 303
+    finally:
+        herald.stop()
+
+
+def test_publishes_past_the_rate_are_429_and_written_nowhere():
+    herald = limited(PUBLISHES_PER_SECOND=5)
+    try:
+        name, token = new_user(herald)
+        auth = {"Authorization": f"Bearer {herald.key()}"}
+        answers = [requests.post(herald.base + "/api/publish", json={"user": name, "name": "n", "data": i, "mode": "append"},
+                                 headers=auth, timeout=5) for i in range(12)]
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(201) >= 5 and 429 in statuses, statuses
+        refused = next(a for a in answers if a.status_code == 429)
+        assert refused.json()["error"]["code"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+        written = requests.get(herald.base + "/api/notifications?since=0", headers={"Authorization": f"Bearer {token}"},
+                               timeout=5).json()
+        assert [n["data"] for n in written] == [i for i, s in enumerate(statuses) if s == 201]
+        # A user's own allowance is its own: over /ws too, as an error frame.
+        with connect(herald.base.replace("http://", "ws://") + "/ws",
+                     additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5) as ws:
+            codes = []
+            for i in range(8):
+                ws.send(f'{{"id": {i}, "type": "publish", "channel": "rl", "name": "x", "data": {i}}}')
+                codes.append(ws.recv(timeout=5))
+            assert any('"rate_limited"' in c for c in codes) and any('"seq"' in c for c in codes), codes
+    finally:
+        herald.stop()
+
+
+def test_connections_per_address_past_the_limit_are_refused_with_429():
+    herald = limited(HELD_CONNECTIONS_PER_IP=5)
+    try:
+        time.sleep(0.3)  # the start-up health checks' connections close
+        held = [open_socket(herald) for _ in range(5)]
+        extra = open_socket(herald)
+        received, _ = closed_within(extra, 5)
+        assert received.startswith(b"HTTP/1.1 429") and b"too_many_connections" in received and b"Retry-After:" in received
+        held.pop().close()
+        time.sleep(0.3)
+        assert requests.get(herald.base + "/healthz", timeout=5).status_code == 200
+        for sock in held:
+            sock.close()
+    finally:
+        herald.stop()
+
+
+def test_new_connections_past_the_rate_are_refused_with_429():
+    herald = limited(NEW_CONNECTIONS_PER_IP_PER_SECOND=1)  # ten at once, then one a second
+    try:
+        answers = []
+        for _ in range(15):
+            sock = open_socket(herald)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers.append(closed_within(sock, 5)[0])
+            sock.close()
+        refused = [a for a in answers if a.startswith(b"HTTP/1.1 429")]
+        assert refused and b"too_many_new_connections" in refused[0] and b"Retry-After:" in refused[0]
+        assert answers[0].startswith(b"HTTP/1.1 200")
+    finally:
+        herald.stop()
+
+
+def test_streams_per_connection_are_limited_on_every_transport():
+    herald = limited(STREAMS_PER_CONNECTION=3)
+    try:
+        name, token = new_user(herald)
+        auth = {"Authorization": f"Bearer {token}"}
+        ok = requests.get(herald.base + "/api/events?channel=a&channel=b", headers=auth, stream=True, timeout=(5, 10))
+        assert ok.status_code == 200
+        ok.close()
+        refused = requests.get(herald.base + "/api/events?channel=a&channel=b&channel=c", headers=auth, timeout=5)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "too_many_streams"
+        with connect(herald.base.replace("http://", "ws://") + "/ws", additional_headers=auth, open_timeout=5) as ws:
+            answers = []
+            for i, stream in enumerate(["user", "channel:a", "channel:b", "channel:a", "channel:c"]):
+                ws.send(f'{{"id": {i}, "type": "subscribe", "stream": "{stream}"}}')
+                answers.append(ws.recv(timeout=5))
+            assert all('"error"' not in a for a in answers[:4]), answers  # resubscribing a stream is no new one
+            assert '"too_many_streams"' in answers[4], answers
+    finally:
+        herald.stop()
+
+
+def test_deeply_nested_json_is_refused_for_its_depth():
+    herald = limited()
+    try:
+        nested = "[" * 600 + "]" * 600
+        response = requests.post(herald.base + "/api/publish", data='{"channel": "d", "name": "x", "data": ' + nested + "}",
+                                 headers={"Authorization": f"Bearer {herald.key()}", "Content-Type": "application/json"}, timeout=5)
+        assert response.status_code == 400 and "deep" in response.json()["error"]["message"], response.text
+        too_big = requests.post(herald.base + "/api/publish", data="x" * 70_000,
+                                headers={"Authorization": f"Bearer {herald.key()}", "Content-Type": "application/json"}, timeout=5)
+        assert too_big.status_code == 413 and "65536 bytes" in too_big.json()["error"]["message"]
+    finally:
+        herald.stop()

@@ -64,16 +64,16 @@ extension HeraldConfiguration {
         .number("limits.login-window-seconds", \.loginWindow, in: 1...86_400, help: "The window of the login limits."),
         .integer(
             "limits.publishes-per-second", \.publishesPerSecond, in: 0...Int.max,
-            help: "Publishes (API, /ws, Socket.IO) per second per key or user; 0: no limit."),
+            help: "Publishes (API, /ws, Socket.IO) per second per server key or user; Redis publishes are not limited; 0: no limit."),
         .integer(
             "limits.new-connections-per-ip-per-second", \.newConnectionsPerSecond, in: 0...Int.max,
             help: "New connections per second per client address, ten seconds' worth at once; 0: no limit."),
         .integer(
             "limits.held-connections-per-ip", \.heldConnectionsPerAddress, in: 0...Int.max,
-            help: "Held connections (SSE, /ws, Socket.IO, long-polls) one client address may have open; 0: no limit."),
+            help: "Connections one client address may have open at once, held streams and long-polls included; 0: no limit."),
         .boolean(
             "limits.trust-forwarded-for", \.trustForwardedFor,
-            help: "Behind a proxy: take the client's address from the last X-Forwarded-For entry."),
+            help: "Behind a proxy: take the client's address from the last X-Forwarded-For entry for the login limits; the connection limits are then the proxy's to enforce."),
         .integer(
             "limits.streams-per-connection", \.streamsPerConnection, in: 1...100_000,
             help: "Streams one connection may read at once: SSE channels, /ws subscriptions, Socket.IO channels."),

@@ -36,11 +36,13 @@ public struct HeraldConfiguration: Sendable {
     /// Failed logins one client address may have per `loginWindow`, whatever the usernames.
     public var loginFailuresPerAddress = 100
     public var loginWindow: Double = 15 * 60
-    /// Publishes (API, `/ws`, Socket.IO) per second per credential.
-    public var publishesPerSecond = 1000
+    /// Publishes (API, `/ws`, Socket.IO) per second per credential: above what one SQLite writer
+    /// commits, so only a runaway client meets it.
+    public var publishesPerSecond = 10_000
     /// New connections per second per client address, ten seconds' worth at once.
     public var newConnectionsPerSecond = 2000
-    /// Held connections (SSE, `/ws`, Socket.IO, long-polls) one client address may have open.
+    /// Connections one client address may have open at once: room for a 19,000-subscriber load
+    /// test from one machine; an internet-facing server wants far fewer.
     public var heldConnectionsPerAddress = 25_000
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a trusted proxy).
     public var trustForwardedFor = false

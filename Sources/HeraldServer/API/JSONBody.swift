@@ -8,9 +8,7 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         let buffer = try await request.body.collect(upTo: limit)
         let data = Data(buffer: buffer)
-        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
-            throw HeraldError.badRequest("The body is not valid JSON.", code: "invalid_json")
-        }
+        _ = try parse(data)
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, _) {
@@ -22,5 +20,42 @@ enum JSONBody {
         } catch {
             throw HeraldError.unprocessable("The body does not have the expected fields.", code: "invalid_field")
         }
+    }
+
+    /// Any JSON value, or a 400 that says whether the body is not JSON or only nested too deep.
+    static func parse(_ data: Data) throws -> Any {
+        if let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) { return value }
+        if deepestNesting(data) > maxNesting {
+            throw HeraldError.badRequest("The body nests arrays or objects more than \(maxNesting) deep.", code: "invalid_json")
+        }
+        throw HeraldError.badRequest("The body is not valid JSON.", code: "invalid_json")
+    }
+
+    /// Foundation's parser refuses deeper nesting than this, as a stack guard.
+    static let maxNesting = 512
+
+    /// How deep the body's brackets go, strings skipped: tells a body refused for its depth from
+    /// one that is not JSON.
+    static func deepestNesting(_ data: Data) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for byte in data {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1; deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 }

@@ -17,7 +17,7 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let failure = Self.classify(error, context: context)
+            let failure = classify(error, context: context)
             if request.uri.path.hasPrefix("/api/") {
                 return JSONResponse.error(failure)
             }
@@ -29,14 +29,15 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    static func classify(_ error: any Error, context: Context) -> HeraldError {
+    func classify(_ error: any Error, context: Context) -> HeraldError {
         switch error {
         case let error as HeraldError:
             return error
         case StoreError.unavailable:
             return .storeUnavailable
-        case let error as NIOTooManyBytesError:
-            return .tooLarge(limit: error.maxBytes ?? 0)
+        case is NIOTooManyBytesError:
+            // Every body is collected up to this limit (the error's own figure is not always set).
+            return .tooLarge(limit: herald.configuration.maxRequestBody)
         case let error as any HTTPResponseError where error.status == .notFound:
             return .notFound("Nothing is here.")
         case let error as any HTTPResponseError where error.status == .methodNotAllowed:

@@ -77,7 +77,7 @@ extension Herald {
             StreamingChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
-                routes: leanRoutes, headTimeout: headTimeout)
+                routes: leanRoutes, headTimeout: headTimeout, limits: limits)
         }
         var services: [any Service] = [
             HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),

@@ -47,4 +47,14 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
     }
+
+    /// A client that half-closes before its head is complete can send no request: the
+    /// connection is over (and no longer counts against its address's limit).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
 }

@@ -54,15 +54,16 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
     /// Answers a request this handler served with Herald's JSON error, then closes the connection.
     static func refuse(_ channel: any Channel, with error: any Error) {
         let failure = (error as? HeraldError) ?? .internal
-        refuse(channel, status: Int(failure.status.code), json: JSONResponse.errorBody(failure))
+        refuse(channel, status: Int(failure.status.code), json: JSONResponse.errorBody(failure), retryAfter: failure.retryAfter)
     }
 
     /// Answers with `status` and a JSON body, then closes the connection.
-    static func refuse(_ channel: any Channel, status: Int, json body: String) {
+    static func refuse(_ channel: any Channel, status: Int, json body: String, retryAfter: Int? = nil) {
         let status = HTTPResponseStatus(statusCode: status)
         let response = ByteBuffer(
             string: "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
                 + "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
+                + (retryAfter.map { "Retry-After: \($0)\r\n" } ?? "")
                 + "Connection: close\r\nServer: Herald\r\n\r\n" + body)
         channel.writeAndFlush(response).whenComplete { _ in channel.close(promise: nil) }
     }

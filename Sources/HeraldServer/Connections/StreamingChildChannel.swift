@@ -25,16 +25,24 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
     let routes: [LeanRoute]
     /// The time a connection has to send its first request head.
     let headTimeout: TimeAmount
+    /// The per-address connection limits, if any.
+    let limits: Limits?
 
-    init(inner: Inner, routes: [LeanRoute], headTimeout: TimeAmount) {
+    init(inner: Inner, routes: [LeanRoute], headTimeout: TimeAmount, limits: Limits? = nil) {
         self.inner = inner
         self.routes = routes
         self.headTimeout = headTimeout
+        self.limits = limits
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let decided = channel.eventLoop.makePromise(of: Inner.Value?.self)
+            if let refusal = limits?.admit(channel) {
+                RequestHeadHandler.refuse(channel, with: refusal)
+                decided.succeed(nil)
+                return Value(channel: channel, decision: decided.futureResult)
+            }
             let sniffer = RequestLineSniffer(routes: routes) { [inner] route in
                 do {
                     if let route {

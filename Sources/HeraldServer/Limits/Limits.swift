@@ -14,6 +14,7 @@ final class Limits: Sendable {
     let newConnections: RateLimiter
     let heldPerAddress: Int
     let trustForwardedFor: Bool
+    let streamsPerConnection: Int
     private let held = Mutex([String: Int]())
 
     init(_ configuration: HeraldConfiguration) {
@@ -25,6 +26,7 @@ final class Limits: Sendable {
         newConnections = RateLimiter(burst: configuration.newConnectionsPerSecond * 10, per: .seconds(10))
         heldPerAddress = configuration.heldConnectionsPerAddress
         trustForwardedFor = configuration.trustForwardedFor
+        streamsPerConnection = configuration.streamsPerConnection
     }
 
     /// Who is asking: the peer's address, or, behind a proxy Herald is told to trust, the last
@@ -38,9 +40,37 @@ final class Limits: Sendable {
         return peer?.ipAddress ?? "unknown"
     }
 
+    /// Refuses a connection that would read more than `streamsPerConnection` streams at once
+    /// (the user's own included): every stream is a subscription in the hub and a replay.
+    func checkStreams(_ count: Int) throws(HeraldError) {
+        guard count <= streamsPerConnection else {
+            throw HeraldError.badRequest(
+                "A connection reads at most \(streamsPerConnection) streams, the user's own included.",
+                code: "too_many_streams")
+        }
+    }
+
+    /// Whether a new connection may stay: its address is under both the new-connections rate and
+    /// the held-connections limit. An admitted connection counts as held until it closes. Behind a
+    /// trusted proxy every connection comes from the proxy, so these are the proxy's to enforce.
+    func admit(_ channel: any NIOCore.Channel) -> HeraldError? {
+        guard !trustForwardedFor else { return nil }
+        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        do {
+            try newConnections.take(address)
+        } catch {
+            return .tooManyRequests(
+                "This address opens connections faster than it may.", retryAfter: error.retryAfter,
+                code: "too_many_new_connections")
+        }
+        guard let ticket = hold(from: address) else { return .tooManyConnections }
+        channel.closeFuture.whenComplete { [self] _ in release(ticket) }
+        return nil
+    }
+
     /// A held connection from `address` begins: nil when the address holds its limit already.
     /// Call `release` with the ticket when the connection ends.
-    func hold(from address: String) -> HeldTicket? {
+    private func hold(from address: String) -> HeldTicket? {
         guard heldPerAddress > 0 else { return HeldTicket(address: address) }
         let admitted = held.withLock { held -> Bool in
             let count = held[address, default: 0]
@@ -51,7 +81,7 @@ final class Limits: Sendable {
         return admitted ? HeldTicket(address: address) : nil
     }
 
-    func release(_ ticket: HeldTicket) {
+    private func release(_ ticket: HeldTicket) {
         guard heldPerAddress > 0 else { return }
         held.withLock { held in
             let count = held[ticket.address, default: 1] - 1
@@ -73,5 +103,5 @@ extension HeraldError {
 
     static let tooManyConnections = HeraldError(
         status: .tooManyRequests, code: "too_many_connections",
-        message: "This address holds as many connections as it may; close one first.", retryAfter: 5)
+        message: "This address has as many connections open as it may; close one first.", retryAfter: 5)
 }

@@ -17,10 +17,7 @@ struct Publication {
     var mode: StreamNotification.Mode
 
     init(parsing data: Data) throws {
-        guard let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
-            throw HeraldError.badRequest("The body is not valid JSON.", code: "invalid_json")
-        }
-        guard let object = parsed as? [String: Any] else {
+        guard let object = try JSONBody.parse(data) as? [String: Any] else {
             throw HeraldError.unprocessable("The body must be a JSON object.", code: "invalid_field")
         }
         try self.init(object)

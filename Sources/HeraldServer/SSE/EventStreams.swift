@@ -34,6 +34,7 @@ struct EventStreams: Sendable {
     ) async throws -> Opened {
         let access = ChannelAccess(store: herald.store)
         var streams = [user.stream]
+        try herald.limits.checkStreams(1 + Set(channels).count)
         for name in channels where !streams.contains(.channel(name)) {
             streams.append(try await access.readable(name, by: user, grant: grant).stream)
         }

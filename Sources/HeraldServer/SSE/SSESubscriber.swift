@@ -83,7 +83,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
                 for notification in replay.notifications {
                     let event = StreamEvent(stream: stream, notification: notification)
                     if notification.seq > (cursors.seq(of: stream) ?? 0) {
-                        write(event, frame: encoding.encode(event))
+                        write(event, frame: encoding.encode(event), replaying: true)
                     } else {
                         // A state the client has seen before, re-sent so it is surely current;
                         // without an id, so the client's cursor does not move back.
@@ -93,7 +93,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
             }
             let held = pending ?? []
             pending = nil
-            for (event, frame) in held { write(event, frame: frame) }
+            for (event, frame) in held { write(event, frame: frame, replaying: true) }
             flush()
         }
     }
@@ -114,11 +114,14 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    private func write(_ event: StreamEvent, frame: ByteBuffer) {
+    /// A replay (history, and what arrived during it) is queued whole, however far past the
+    /// write watermark: it is bounded by the retention, and a client cut off in the middle of it
+    /// would come back for the same replay forever. Live events respect the watermark.
+    private func write(_ event: StreamEvent, frame: ByteBuffer, replaying: Bool = false) {
         let seq = event.notification.seq
         guard seq > (cursors.seq(of: event.stream) ?? 0) else { return }
         // The outbound buffer is the connection's queue, bounded by the channel's write watermark.
-        guard channel.isWritable else { return disconnect() }
+        guard replaying || channel.isWritable else { return disconnect() }
         cursors.set(seq, for: event.stream)
         if streams.count > 1 {
             send(SSEFrame.id(cursors.formatted(for: streams)), framed: false)

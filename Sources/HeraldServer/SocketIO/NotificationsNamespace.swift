@@ -28,6 +28,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
         let requested = try cursors(from: auth?["offset"])
         let access = ChannelAccess(store: herald.store)
         var streams = [user.stream]
+        try await refusing { try herald.limits.checkStreams(1 + requested.channels.count) }
         for name in requested.channels.keys.sorted() {
             streams.append(try await refusing { try await access.readable(name, by: user, grant: grant).stream })
         }
@@ -73,8 +74,10 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
 
     func join(_ socket: SocketIOSocket, _ arguments: [JSONValue]) async throws -> [JSONValue] {
         try await answering { connection, request in
-            let channel = try await ChannelAccess(store: herald.store).readable(
-                try channelName(request), by: connection.user, grant: connection.grant)
+            let name = try channelName(request)
+            let joined = socket.rooms.subtracting([socket.id])
+            if !joined.contains(name) { try herald.limits.checkStreams(2 + joined.count) }
+            let channel = try await ChannelAccess(store: herald.store).readable(name, by: connection.user, grant: connection.grant)
             var requested = StreamCursors()
             if let since = request["since"] {
                 guard let seq = since.int64Value, seq >= 0 else {

@@ -80,12 +80,12 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
                     // A state the client has seen is re-sent so it is surely current; its offset
                     // is the cursor as it stands, so it moves nothing back.
                     if gate.isNew(event) {
-                        write(event, frame: encoding.encode(event))
+                        write(event, frame: encoding.encode(event), replaying: true)
                     } else {
                         enqueue(SocketIOFrames.complete(encoding.encode(event), offset: offset))
                     }
                 }
-                for (event, frame) in held[stream] ?? [] where gate.isNew(event) { write(event, frame: frame) }
+                for (event, frame) in held[stream] ?? [] where gate.isNew(event) { write(event, frame: frame, replaying: true) }
             }
             flush()
         }
@@ -100,9 +100,12 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     private var offset: String { gate.cursors.formatted(for: streams) }
 
-    private func write(_ event: StreamEvent, frame: ByteBuffer) {
+    /// A replay (history, and what arrived during it) is queued whole, however far past the
+    /// write watermark: it is bounded by the retention, and a client cut off in the middle of it
+    /// would come back for the same replay forever. Live events respect the watermark.
+    private func write(_ event: StreamEvent, frame: ByteBuffer, replaying: Bool = false) {
         guard !closing else { return }
-        guard session.isWritable else { return overflow() }
+        guard replaying || session.isWritable else { return overflow() }
         gate.advance(event)
         enqueue(SocketIOFrames.complete(frame, offset: offset))
     }

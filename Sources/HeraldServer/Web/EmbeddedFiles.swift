@@ -25,5 +25,6 @@ enum EmbeddedFiles {
         "/static/herald.css": ("text/css; charset=utf-8", PackageResources.herald_css),
         "/static/favicon.svg": ("image/svg+xml", PackageResources.favicon_svg),
         "/static/socketio-demo.js": ("text/javascript; charset=utf-8", PackageResources.socketio_demo_js),
+        "/openapi.json": ("application/json", PackageResources.openapi_json),
     ]
 }

@@ -130,7 +130,11 @@ final class WebSocketSession: @unchecked Sendable {
         if let cursor, cursor < 0 {
             throw HeraldError.badRequest("since must be a whole number from 0.", code: "invalid_cursor")
         }
-        if streams.contains(stream) { herald.hub.unsubscribe(subscriber, from: [stream]) }
+        if streams.contains(stream) {
+            herald.hub.unsubscribe(subscriber, from: [stream])
+        } else {
+            try herald.limits.checkStreams(streams.count + 1)
+        }
         subscriber.prepare(stream)
         herald.hub.subscribe(subscriber, to: [stream])
         streams.insert(stream)

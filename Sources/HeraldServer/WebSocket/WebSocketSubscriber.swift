@@ -76,12 +76,12 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
             for notification in replay.notifications {
                 let event = StreamEvent(stream: stream, notification: notification)
                 if gate.isNew(event) {
-                    write(event, frame: encoding.encode(event))
+                    write(event, frame: encoding.encode(event), replaying: true)
                 } else {
                     enqueue(WebSocketFrames.encode(event, resent: true))
                 }
             }
-            for (event, frame) in held where gate.isNew(event) { write(event, frame: frame) }
+            for (event, frame) in held where gate.isNew(event) { write(event, frame: frame, replaying: true) }
             flush()
         }
     }
@@ -98,9 +98,12 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    private func write(_ event: StreamEvent, frame: ByteBuffer) {
+    /// A replay (history, and what arrived during it) is queued whole, however far past the
+    /// write watermark: it is bounded by the retention, and a client cut off in the middle of it
+    /// would come back for the same replay forever. Live events respect the watermark.
+    private func write(_ event: StreamEvent, frame: ByteBuffer, replaying: Bool = false) {
         guard !closing else { return }
-        guard channel.isWritable else { return overflow() }
+        guard replaying || channel.isWritable else { return overflow() }
         gate.advance(event)
         enqueue(frame)
     }
