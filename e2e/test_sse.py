@@ -239,3 +239,23 @@ def test_a_subscriber_that_never_reads_is_cut_off_and_memory_stays_bounded(heral
     assert drained < total / 4, f"read {drained} of {total} bytes"
     assert growth_mb < 40, f"server RSS grew {growth_mb:.1f} MB"
     assert requests.get(herald.base + "/healthz", timeout=5).status_code == 200
+
+
+def test_a_history_larger_than_the_write_buffer_is_replayed_whole_on_every_transport(herald):
+    """A replay is queued whole however far past the connection's write watermark: cutting a
+    client off in the middle of it would send it back for the same replay forever."""
+    from websockets.sync.client import connect
+    name, token = new_user(herald)
+    payloads = [str(n) * 60_000 for n in range(5)]
+    for payload in payloads:
+        herald.publish(user=name, name="big", data=payload, mode="append")
+    stream = Stream(herald, token, path="/api/events?since=0")
+    try:
+        assert [json.loads(stream.next().data) for _ in payloads] == payloads
+    finally:
+        stream.close()
+    with connect(herald.base.replace("http://", "ws://") + "/ws", additional_headers={"Authorization": f"Bearer {token}"},
+                 open_timeout=5, max_size=None) as ws:
+        ws.send('{"id": 1, "type": "subscribe", "stream": "user", "since": 0}')
+        frames = [json.loads(ws.recv(timeout=10)) for _ in range(len(payloads) + 1)]
+        assert [f["data"] for f in frames if f.get("name") == "big"] == payloads
