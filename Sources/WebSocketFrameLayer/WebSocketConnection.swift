@@ -13,7 +13,7 @@ public struct WebSocketConnection: Sendable {
     public var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Queues a message; it leaves at the next `flush`. The promise completes once it is written.
-    public func write(_ message: WebSocketMessage, promise: EventLoopPromise<Void>? = nil) {
+    public func write(_ message: consuming WebSocketMessage, promise: EventLoopPromise<Void>? = nil) {
         switch message {
         case .text(let data): channel.write(WebSocketFrame(fin: true, opcode: .text, data: data), promise: promise)
         case .binary(let data): channel.write(WebSocketFrame(fin: true, opcode: .binary, data: data), promise: promise)

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCore
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
 import Testing
@@ -22,6 +23,35 @@ final class RecordingSubscriber: StreamSubscriber {
     }
 
     func flush() { flushes.withLock { $0 += 1 } }
+    func heartbeat() {}
+    func shutdown() {}
+}
+
+/// A subscriber that counts the flushes that sent something, as a socket counts its writes.
+final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let encoding = EventEncoding(id: "counting", transport: "test") { _ in ByteBuffer() }
+    private(set) var seqs: [Int64] = []
+    private(set) var writes = 0
+    private var unflushed = false
+    /// Called with each event's seq as it is written.
+    var onDeliver: ((Int64) -> Void)?
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func deliver(_ event: StreamEvent, frame: ByteBuffer) {
+        seqs.append(event.notification.seq)
+        unflushed = true
+        onDeliver?(event.notification.seq)
+    }
+
+    func flush() {
+        if unflushed { writes += 1 }
+        unflushed = false
+    }
+
     func heartbeat() {}
     func shutdown() {}
 }
@@ -110,6 +140,42 @@ final class RecordingSubscriber: StreamSubscriber {
         hub.unsubscribeAll(first)
         hub.unsubscribeAll(second)
         #expect(hub.positions().isEmpty)
+    }
+
+    /// Events that reach a connection before its flush leave in one write; one at a time, each
+    /// is written and flushed in the loop's next turn. Order and exactly-once hold either way.
+    @Test func eventsThatPileUpBeforeAFlushLeaveInOneWrite() throws {
+        let loop = EmbeddedEventLoop()
+        let hub = StreamHub()
+        // More than a turn's writes and flushes, so the work spans several turns of the loop.
+        let readers = (0..<3000).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
+        hub.observe(.channel("c"), at: 0)
+
+        for seq in 1...3 { hub.deliver(event(.channel("c"), Int64(seq))) }
+        loop.run()
+        #expect(readers.allSatisfy { $0.seqs == [1, 2, 3] && $0.writes == 1 })
+
+        hub.deliver(event(.channel("c"), 4))
+        loop.run()
+        hub.deliver(event(.channel("c"), 5))
+        loop.run()
+        #expect(readers.allSatisfy { $0.seqs == [1, 2, 3, 4, 5] && $0.writes == 3 })
+
+        // A publish that arrives while the loop is still writing the one before (here: as the
+        // first reader is written to) goes out in the same writes.
+        var published = false
+        for reader in readers {
+            reader.onDeliver = { seq in
+                guard seq == 6, !published else { return }
+                published = true
+                hub.deliver(event(.channel("c"), 7))
+            }
+        }
+        hub.deliver(event(.channel("c"), 6))
+        loop.run()
+        #expect(readers.allSatisfy { $0.seqs == Array(1...7) && $0.writes == 4 })
+        try loop.syncShutdownGracefully()
     }
 }
 

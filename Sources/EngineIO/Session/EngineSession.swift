@@ -87,7 +87,7 @@ public final class EngineSession: @unchecked Sendable {
 
     /// Queues a text message packet already in wire form (`4` followed by the message); it leaves
     /// at the next `flush`. On the event loop only: this is the hub's path, bytes shared by many.
-    public func write(encodedMessage: ByteBuffer) {
+    public func write(encodedMessage: consuming ByteBuffer) {
         eventLoop.assertInEventLoop()
         enqueue(.text(encodedMessage))
     }
@@ -110,7 +110,7 @@ public final class EngineSession: @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ packet: Outbound) {
+    private func enqueue(_ packet: consuming Outbound) {
         guard !isClosed else { return }
         switch transport {
         case .webSocket(let socket): socket.write(packet)

@@ -61,7 +61,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
         }
     }
 
-    func write(_ packet: EngineSession.Outbound, promise: EventLoopPromise<Void>? = nil) {
+    func write(_ packet: consuming EngineSession.Outbound, promise: EventLoopPromise<Void>? = nil) {
         switch packet {
         case .text(let bytes): connection?.write(.text(bytes), promise: promise)
         case .binary(let bytes): connection?.write(.binary(bytes), promise: promise)

@@ -5,8 +5,9 @@ import Synchronization
 /// WebSocket) and long-poll requests.
 ///
 /// The hot path is built for large audiences: an event is encoded once per transport, the
-/// subscribers are grouped by event loop, and each loop gets one task that writes the shared
-/// bytes to all of its connections. No task, lock or allocation per subscriber beyond the write.
+/// subscribers are grouped by event loop, and each loop's `LoopWriter` writes the shared bytes to
+/// all of its connections, several events to a connection per write when they pile up. No task,
+/// lock or allocation per subscriber beyond the write.
 ///
 /// The hub hands a stream's events on in seq order, each once. Events reach it from writers that
 /// race each other and, with many nodes, over a bus that may reorder or lose them, so it keeps,
@@ -41,16 +42,10 @@ public final class StreamHub: Sendable {
         var bySubscriber: [ObjectIdentifier: (subscriber: any StreamSubscriber, streams: Set<StreamName>)] = [:]
     }
 
-    /// Deliveries waiting for their event loop, per loop. A loop has at most one drain task
-    /// scheduled; deliveries that arrive meanwhile join the batch it will write.
-    private struct LoopBacklog {
-        var batches: [(StreamEvent, [(any StreamSubscriber, ByteBuffer)])] = []
-        var scheduled = false
-    }
-
     private let registry = Mutex(Registry())
     private let delivering = Mutex(())
-    private let backlogs = Mutex([ObjectIdentifier: LoopBacklog]())
+    /// One writer per event loop that has subscribers, made on first use.
+    private let writers = Mutex([ObjectIdentifier: LoopWriter]())
     public let pollWaiters = PollWaiters()
     public let metrics: FanOutMetrics
 
@@ -166,39 +161,18 @@ public final class StreamHub: Sendable {
             byLoop[ObjectIdentifier(loop), default: (loop, [])].subscribers.append((subscriber, frame))
         }
         for (id, entry) in byLoop {
-            let schedule = backlogs.withLock { backlogs -> Bool in
-                backlogs[id, default: LoopBacklog()].batches.append((event, entry.subscribers))
-                if backlogs[id]!.scheduled { return false }
-                backlogs[id]!.scheduled = true
-                return true
+            let writer = writers.withLock { writers in
+                if let writer = writers[id] { return writer }
+                let made = LoopWriter(loop: entry.loop)
+                writers[id] = made
+                return made
             }
-            if schedule { entry.loop.execute { self.drain(id) } }
+            writer.enqueue((event, entry.subscribers))
         }
         for (encoding, encoded) in frames {
             metrics.delivered(encoded.audience, bytes: encoded.frame.readableBytes, transport: encoding.transport)
         }
         return delivery
-    }
-
-    /// Writes every delivery queued for one loop, then flushes each connection once.
-    private func drain(_ loop: ObjectIdentifier) {
-        let batches = backlogs.withLock { backlogs in
-            let batches = backlogs[loop]?.batches ?? []
-            backlogs[loop] = LoopBacklog()
-            return batches
-        }
-        var touched: [ObjectIdentifier: any StreamSubscriber] = [:]
-        for (event, subscribers) in batches {
-            for (subscriber, frame) in subscribers {
-                subscriber.deliver(event, frame: frame)
-                if batches.count > 1 { touched[ObjectIdentifier(subscriber)] = subscriber }
-            }
-        }
-        if batches.count > 1 {
-            for subscriber in touched.values { subscriber.flush() }
-        } else if let (_, subscribers) = batches.first {
-            for (subscriber, _) in subscribers { subscriber.flush() }
-        }
     }
 
     /// Calls every subscriber's `heartbeat` on its event loop; `HeartbeatService` does this on a timer.

@@ -22,8 +22,8 @@ public struct EventEncoding: Sendable, Hashable {
 ///
 /// The hub calls `deliver`, `flush` and `heartbeat` on the subscriber's own event loop, in the
 /// order events were delivered, so a subscriber keeps its state without locks by touching it only
-/// there. `deliver` only queues the bytes; the hub calls `flush` once after a batch of events, so
-/// events that pile up while a loop is busy leave in one write.
+/// there. `deliver` only queues the bytes; the hub calls `flush` afterwards, a slice of connections
+/// at a time (`LoopWriter`), so events that reach a connection before its flush leave in one write.
 public protocol StreamSubscriber: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
     var encoding: EventEncoding { get }

@@ -1,4 +1,5 @@
 import HeraldCore
+import NIOCore
 
 /// Where a multi-stream reader stands: one seq per stream, written as a single SSE id so that
 /// `Last-Event-ID` resumes every stream of the connection at once.
@@ -53,11 +54,21 @@ struct StreamCursors: Equatable {
 
     /// The id for a connection reading `streams` (user stream first).
     func formatted(for streams: [StreamName]) -> String {
-        var text = String(user ?? 0)
+        var buffer = ByteBuffer()
+        write(for: streams, to: &buffer)
+        return String(buffer: buffer)
+    }
+
+    /// `formatted(for:)` written straight into `buffer`, as Socket.IO does for every event: no
+    /// string is made on the way.
+    func write(for streams: [StreamName], to buffer: inout ByteBuffer) {
+        buffer.writeString(String(user ?? 0))
         for case .channel(let name) in streams.dropFirst() {
-            text += ";\(name)=\(channels[name] ?? 0)"
+            buffer.writeInteger(UInt8(ascii: ";"))
+            buffer.writeString(name)
+            buffer.writeInteger(UInt8(ascii: "="))
+            buffer.writeString(String(channels[name] ?? 0))
         }
-        return text
     }
 
     /// A seq as `Cursor` reads one; a timestamp is not a stream cursor here.

@@ -25,14 +25,22 @@ enum SocketIOFrames {
         return ByteBuffer(string: text)
     }
 
-    /// The whole message: the shared prefix, then this connection's offset.
-    static func complete(_ prefix: ByteBuffer, offset: String) -> ByteBuffer {
-        var message = ByteBuffer()
-        message.reserveCapacity(prefix.readableBytes + offset.utf8.count + 4)
+    /// The whole message: the shared prefix, then this connection's offset (`cursors` of
+    /// `streams`). Room is left in front for the WebSocket frame header, which NIO's encoder then
+    /// writes in place: the frame leaves as one buffer instead of a header and a body.
+    static func complete(_ prefix: ByteBuffer, offset cursors: StreamCursors, of streams: [StreamName]) -> ByteBuffer {
+        var message = ByteBufferAllocator().buffer(capacity: headroom + prefix.readableBytes + 24 + 16 * streams.count)
+        message.moveWriterIndex(forwardBy: headroom)
+        message.moveReaderIndex(forwardBy: headroom)
         message.writeImmutableBuffer(prefix)
-        message.writeString(",\"" + offset + "\"]")
+        message.writeStaticString(",\"")
+        cursors.write(for: streams, to: &message)
+        message.writeStaticString("\"]")
         return message
     }
+
+    /// The longest header of an unmasked frame (RFC 6455 5.2): what a server sends.
+    private static let headroom = 10
 
     /// `herald.reset`: the cursor was older than the retention; what follows is what is kept.
     static func reset(_ stream: StreamName, cursor: Int64, missedThrough: Int64) -> ByteBuffer {

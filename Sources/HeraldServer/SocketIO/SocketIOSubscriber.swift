@@ -72,7 +72,8 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
             for (stream, replay) in replays {
                 if let asked = requested.seq(of: stream), asked < replay.evictedThrough {
                     enqueue(SocketIOFrames.complete(
-                        SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough), offset: offset))
+                        SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough),
+                        offset: gate.cursors, of: streams))
                     metrics.resetSent("socketio")
                 }
                 for notification in replay.notifications {
@@ -82,7 +83,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
                     if gate.isNew(event) {
                         write(event, frame: encoding.encode(event), replaying: true)
                     } else {
-                        enqueue(SocketIOFrames.complete(encoding.encode(event), offset: offset))
+                        enqueue(SocketIOFrames.complete(encoding.encode(event), offset: gate.cursors, of: streams))
                     }
                 }
                 for (event, frame) in held[stream] ?? [] where gate.isNew(event) { write(event, frame: frame, replaying: true) }
@@ -98,8 +99,6 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    private var offset: String { gate.cursors.formatted(for: streams) }
-
     /// A replay (history, and what arrived during it) is queued whole, however far past the
     /// write watermark: it is bounded by the retention, and a client cut off in the middle of it
     /// would come back for the same replay forever. Live events respect the watermark.
@@ -107,10 +106,10 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         guard !closing else { return }
         guard replaying || session.isWritable else { return overflow() }
         gate.advance(event)
-        enqueue(SocketIOFrames.complete(frame, offset: offset))
+        enqueue(SocketIOFrames.complete(frame, offset: gate.cursors, of: streams))
     }
 
-    private func enqueue(_ message: ByteBuffer) {
+    private func enqueue(_ message: consuming ByteBuffer) {
         session.write(encodedMessage: message)
         unflushed = true
     }
