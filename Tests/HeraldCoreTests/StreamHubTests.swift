@@ -153,13 +153,13 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         hub.observe(.channel("c"), at: 0)
 
         for seq in 1...3 { hub.deliver(event(.channel("c"), Int64(seq))) }
-        loop.run()
+        loop.advanceTime(by: .seconds(1))
         #expect(readers.allSatisfy { $0.seqs == [1, 2, 3] && $0.writes == 1 })
 
         hub.deliver(event(.channel("c"), 4))
-        loop.run()
+        loop.advanceTime(by: .seconds(1))
         hub.deliver(event(.channel("c"), 5))
-        loop.run()
+        loop.advanceTime(by: .seconds(1))
         #expect(readers.allSatisfy { $0.seqs == [1, 2, 3, 4, 5] && $0.writes == 3 })
 
         // A publish that arrives while the loop is still writing the one before (here: as the
@@ -173,7 +173,7 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
             }
         }
         hub.deliver(event(.channel("c"), 6))
-        loop.run()
+        loop.advanceTime(by: .seconds(1))
         #expect(readers.allSatisfy { $0.seqs == Array(1...7) && $0.writes == 4 })
         try loop.syncShutdownGracefully()
     }

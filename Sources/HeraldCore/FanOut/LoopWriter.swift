@@ -19,6 +19,7 @@ final class LoopWriter: Sendable {
     static let writesPerTurn = 1024
     static let flushesPerTurn = 128
     static let flushWithin = TimeAmount.milliseconds(5)
+    static let pause = TimeAmount.microseconds(20)
 
     typealias Batch = (event: StreamEvent, subscribers: [(any StreamSubscriber, ByteBuffer)])
 
@@ -72,12 +73,19 @@ final class LoopWriter: Sendable {
             }
             return !work.isDone
         }
-        if more { return loop.execute { self.turn() } }
+        if more { return nextTurn() }
         let again = incoming.withLock { incoming in
             if incoming.batches.isEmpty { incoming.scheduled = false }
             return incoming.scheduled
         }
-        if again { loop.execute { self.turn() } }
+        if again { nextTurn() }
+    }
+
+    /// NIO runs the tasks that tasks queue before it looks at its sockets again, so the next turn
+    /// is scheduled just ahead: the loop finds nothing due, polls its sockets (without waiting if
+    /// any is ready), then runs it.
+    private func nextTurn() {
+        loop.scheduleTask(in: Self.pause) { self.turn() }
     }
 
     private func write(_ work: inout Work) {
