@@ -28,6 +28,10 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
     /// The per-address connection limits, if any.
     let limits: Limits?
 
+    static var receiveBuffers: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+    }
+
     init(inner: Inner, routes: [LeanRoute], headTimeout: TimeAmount, limits: Limits? = nil) {
         self.inner = inner
         self.routes = routes
@@ -55,6 +59,10 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
                     decided.fail(error)
                 }
             }
+            // NIO keeps a connection's receive buffer for its next read, at the size its reads
+            // grew it to (2 KB to start with by default). A held stream reads next to nothing
+            // after its request, so it starts at what a request needs and grows only if it must.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             try channel.pipeline.syncOperations.addHandler(FirstRequestDeadline(timeout: headTimeout))
             try channel.pipeline.syncOperations.addHandler(sniffer)
             // A client that leaves before its request line ends the wait (a no-op once decided).

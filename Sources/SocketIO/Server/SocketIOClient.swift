@@ -10,8 +10,10 @@ final class SocketIOClient: @unchecked Sendable {
     let configuration: SocketIOConfiguration
     private var decoder = SocketPacketDecoder()
     private var sockets: [String: SocketIOSocket] = [:]
-    /// The last task of each namespace's chain: the next packet's work starts after it.
-    private var chains: [String: Task<Void, Never>] = [:]
+    /// The last task of each namespace's chain: the next packet's work starts after it. A task
+    /// is let go when it ends: a finished one kept here holds its whole stack (about 4 KB).
+    private var chains: [String: (number: Int, task: Task<Void, Never>)] = [:]
+    private var tasks = 0
     private var connectTimer: Scheduled<Void>?
 
     init(session: EngineSession, registry: NamespaceRegistry, configuration: SocketIOConfiguration) {
@@ -65,6 +67,7 @@ final class SocketIOClient: @unchecked Sendable {
 
     private func connect(_ packet: SocketPacket) {
         connectTimer?.cancel()
+        connectTimer = nil
         let name = packet.namespace
         guard sockets[name] == nil else { return }
         guard let namespace = registry.namespace(name, create: false) else {
@@ -108,6 +111,7 @@ final class SocketIOClient: @unchecked Sendable {
 
     private func engineClosed(_ reason: EngineSession.CloseReason) {
         connectTimer?.cancel()
+        connectTimer = nil
         let why: SocketIODisconnectReason =
             switch reason {
             case .pingTimeout: .pingTimeout
@@ -120,12 +124,18 @@ final class SocketIOClient: @unchecked Sendable {
         sockets.removeAll()
     }
 
+    /// On the session's loop.
     private func chain(_ namespace: String, _ work: @escaping @Sendable () async -> Void) {
-        let previous = chains[namespace]
-        let task = Task {
+        let previous = chains[namespace]?.task
+        tasks += 1
+        let number = tasks
+        let loop = session.eventLoop
+        chains[namespace] = (number, Task { [self] in
             await previous?.value
             await work()
-        }
-        chains[namespace] = task
+            loop.execute { [self] in
+                if chains[namespace]?.number == number { chains[namespace] = nil }
+            }
+        })
     }
 }
