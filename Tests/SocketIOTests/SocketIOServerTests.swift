@@ -93,6 +93,42 @@ private final class Box<Value: Sendable>: Sendable {
         #expect(await carol.receive() == [#"2/chat,["everyone"]"#])
     }
 
+    /// As Flask-SocketIO's `join_room` in a connect handler: the room holds the socket from its
+    /// CONNECT reply on; a refused socket is in no room; a socket is in its own room until it
+    /// leaves it; a disconnected one is in none.
+    @Test func connectHandlersJoinRoomsAndEveryRoomForgetsALeavingSocket() async throws {
+        let io = SocketIOServer()
+        let chat = io.of("/chat")
+        chat.onConnect { socket, auth in
+            socket.join("lobby")
+            if auth?["refuse"] != nil { throw SocketIOConnectionRefused("no") }
+        }
+        chat.on("leave-own") { socket, _ in
+            socket.leave(socket.id)
+            return [.array(socket.rooms.sorted().map(JSONValue.string))]
+        }
+        let refused = try await SocketIOTestClient(io)
+        await refused.send(#"0/chat,{"refuse":1}"#)
+        #expect(await refused.receive() == [#"4/chat,{"message":"no"}"#])
+        #expect(chat.sids(in: "lobby").isEmpty)
+
+        let alice = try await SocketIOTestClient(io)
+        let aliceID = try await alice.connect("/chat")
+        #expect(chat.sids(in: "lobby") == [aliceID])
+        #expect(chat.sids(in: aliceID) == [aliceID])
+        #expect(chat.socket(id: aliceID)?.rooms == ["lobby", aliceID])
+        chat.to(aliceID).emit("just-you")
+        #expect(await alice.receive() == [#"2/chat,["just-you"]"#])
+
+        await alice.send(#"2/chat,1["leave-own"]"#)
+        #expect(await alice.receive() == [#"3/chat,1[["lobby"]]"#])
+        #expect(chat.sids(in: aliceID).isEmpty)
+
+        await alice.send("1/chat,")
+        while !chat.sids(in: "lobby").isEmpty { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(chat.socket(id: aliceID) == nil)
+    }
+
     @Test func serverEmitsWaitForTheClientsAck() async throws {
         let io = SocketIOServer()
         let answer = Box<[JSONValue]?>(nil)

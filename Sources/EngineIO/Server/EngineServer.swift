@@ -99,7 +99,7 @@ public final class EngineServer: Sendable {
                 webSocket.send(.text(ByteBuffer(string: "0" + handshakeJSON(sid: session.id, upgrades: []))))
             }
             onConnection(session)
-            session.scheduleHeartbeat()
+            session.startHeartbeat()
         }
         // A WebSocket opens on its own loop: start at once, before its first message is read.
         if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }

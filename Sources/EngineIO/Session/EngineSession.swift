@@ -50,8 +50,11 @@ public final class EngineSession: @unchecked Sendable {
     private var waitingPoll: EventLoopPromise<EngineResponse>?
     private var posting = false
     private(set) var isClosed = false
-    private var heartbeat: Scheduled<Void>?
-    private var pongDeadline: NIODeadline?
+    /// The heartbeat (`EngineSession+Heartbeat.swift`): its one timer, while a ping waits for
+    /// its pong the time the pong is due, and when the last pong came.
+    var heartbeat: NIOScheduledCallback?
+    var pongDeadline: NIODeadline?
+    var lastPong = NIODeadline.now()
 
     init(id: String, eventLoop: any EventLoop, handshake: EngineHandshake, configuration: EngineConfiguration, server: EngineServer) {
         self.id = id
@@ -154,6 +157,7 @@ public final class EngineSession: @unchecked Sendable {
         isClosed = true
         queue.removeAll()
         heartbeat?.cancel()
+        heartbeat = nil
         probing?.close()
         probing = nil
         server?.remove(self, wasOnWebSocket: isOnWebSocket)
@@ -163,26 +167,9 @@ public final class EngineSession: @unchecked Sendable {
         onClose?(reason)
     }
 
-    // MARK: Heartbeat
-
-    /// Pings after `pingInterval`; a session whose client does not pong within `pingTimeout` closes.
-    func scheduleHeartbeat() {
-        heartbeat?.cancel()
-        pongDeadline = nil
-        heartbeat = eventLoop.scheduleTask(in: .init(configuration.pingInterval)) { [self] in
-            guard !isClosed else { return }
-            enqueue(.text(ByteBuffer(string: "2")))
-            flush()
-            pongDeadline = .now() + .init(configuration.pingTimeout)
-            heartbeat = eventLoop.scheduleTask(in: .init(configuration.pingTimeout)) { [self] in
-                close(.pingTimeout)
-            }
-        }
-    }
-
     /// A request that arrives after the pong was due finds the session closed, even if the
     /// timer that would have closed it has not run yet.
-    private func closeIfPongOverdue() {
+    func closeIfPongOverdue() {
         if let pongDeadline, NIODeadline.now() >= pongDeadline { close(.pingTimeout) }
     }
 
@@ -193,7 +180,7 @@ public final class EngineSession: @unchecked Sendable {
         guard !isClosed else { return }
         switch packet.kind {
         case .pong:
-            scheduleHeartbeat()
+            pongArrived()
         case .ping:
             // Not sent by v4 clients outside the upgrade, but answered the way the spec says.
             var pong = ByteBuffer(string: "3")

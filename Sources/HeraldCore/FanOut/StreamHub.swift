@@ -39,7 +39,8 @@ public final class StreamHub: Sendable {
 
     private struct Registry {
         var byStream: [StreamName: Readers] = [:]
-        var bySubscriber: [ObjectIdentifier: (subscriber: any StreamSubscriber, streams: Set<StreamName>)] = [:]
+        /// Each subscriber's streams: a handful, so a list (a set would cost every connection more).
+        var bySubscriber: [ObjectIdentifier: (subscriber: any StreamSubscriber, streams: [StreamName])] = [:]
     }
 
     private let registry = Mutex(Registry())
@@ -60,7 +61,9 @@ public final class StreamHub: Sendable {
         let id = ObjectIdentifier(subscriber)
         registry.withLock { registry in
             for stream in streams { registry.byStream[stream, default: Readers()].subscribers[id] = subscriber }
-            registry.bySubscriber[id, default: (subscriber, [])].streams.formUnion(streams)
+            for stream in streams where registry.bySubscriber[id]?.streams.contains(stream) != true {
+                registry.bySubscriber[id, default: (subscriber, [])].streams.append(stream)
+            }
         }
     }
 
@@ -71,7 +74,7 @@ public final class StreamHub: Sendable {
                 registry.byStream[stream]?.subscribers[id] = nil
                 if registry.byStream[stream]?.subscribers.isEmpty == true { registry.byStream[stream] = nil }
             }
-            registry.bySubscriber[id]?.streams.subtract(streams)
+            registry.bySubscriber[id]?.streams.removeAll { streams.contains($0) }
             if registry.bySubscriber[id]?.streams.isEmpty == true { registry.bySubscriber[id] = nil }
         }
     }
@@ -79,7 +82,7 @@ public final class StreamHub: Sendable {
     /// Removes the subscriber from every stream it reads; for when its connection ends.
     public func unsubscribeAll(_ subscriber: any StreamSubscriber) {
         let streams = registry.withLock { $0.bySubscriber[ObjectIdentifier(subscriber)]?.streams } ?? []
-        unsubscribe(subscriber, from: Array(streams))
+        unsubscribe(subscriber, from: streams)
     }
 
     /// A reader of `stream` starts after `seq` (its history ends there): events after it must

@@ -49,7 +49,10 @@ struct StreamGate {
     /// Starts `stream` at `cursor` and hands back what arrived while it replayed, to write next.
     mutating func open(_ stream: StreamName, at cursor: Int64) -> [(StreamEvent, ByteBuffer)] {
         cursors.set(cursor, for: stream)
-        return pending.removeValue(forKey: stream) ?? []
+        let held = pending.removeValue(forKey: stream) ?? []
+        // An empty dictionary keeps its storage; a connection past its replays need not.
+        if pending.isEmpty { pending = [:] }
+        return held
     }
 
     mutating func close(_ stream: StreamName) {

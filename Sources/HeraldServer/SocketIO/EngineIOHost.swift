@@ -77,6 +77,10 @@ public struct EngineIOHost: Sendable {
             status: HTTPResponse.Status(code: answer.status), headers: fields, body: .init(byteBuffer: answer.body))
     }
 
+    private static let handshakeOnly: Set<String> = [
+        "connection", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+    ]
+
     /// The lean route for this engine's WebSockets: `GET <path>?…transport=websocket…`.
     var webSocketRoute: LeanRoute {
         let path = engine.configuration.path
@@ -105,8 +109,13 @@ public struct EngineIOHost: Sendable {
         let components = URLComponents(string: head.uri)
         var query: [String: String] = [:]
         for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
+        // The session keeps its request's headers for the layers above, less those of the
+        // WebSocket handshake itself, which mean nothing once it is done.
         var headers: [String: String] = [:]
-        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        for (name, value) in head.headers {
+            let name = name.lowercased()
+            if !Self.handshakeOnly.contains(name) { headers[name] = value }
+        }
         let request = EngineRequest(
             method: head.method.rawValue, query: query, headers: headers,
             remoteAddress: channel.remoteAddress?.ipAddress)

@@ -44,8 +44,9 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
             throw error
         }
         for case .channel(let name) in streams { socket.join(name) }
-        // The same pid as offered says "recovered" to socket.io-client; what it resumes is the offset.
-        socket.recoveryID = auth?["pid"]?.stringValue ?? UUID().uuidString
+        // The same pid as offered says "recovered" to socket.io-client; what it resumes is the
+        // offset, so the pid is no secret and the socket's own id serves.
+        socket.recoveryID = auth?["pid"]?.stringValue ?? socket.id
         socket.whenConnected { subscriber.start(history.replays, from: history.cursors, requested: requested) }
         // A connection token's socket is disconnected when the token expires; the client reconnects with a fresh one.
         if let grant {

@@ -134,7 +134,10 @@ final class SocketIOClient: @unchecked Sendable {
             await previous?.value
             await work()
             loop.execute { [self] in
-                if chains[namespace]?.number == number { chains[namespace] = nil }
+                guard chains[namespace]?.number == number else { return }
+                chains[namespace] = nil
+                // An empty dictionary keeps its storage; an idle connection need not.
+                if chains.isEmpty { chains = [:] }
             }
         })
     }

@@ -19,9 +19,29 @@ public final class SocketIONamespace: Sendable {
         var object: (any SocketIONamespaceHandler)?
     }
 
+    /// Every room holds sockets by sid. A socket is in the room named by its own sid without an
+    /// entry in `rooms` (one set per socket would cost every connection, and leaving would scan
+    /// them all), unless it left that room.
     private struct Members {
         var sockets: [String: SocketIOSocket] = [:]
+        /// The rooms joined by name, with their sids.
         var rooms: [String: Set<String>] = [:]
+        /// Sockets that left the room of their own sid.
+        var outOfOwnRoom: Set<String> = []
+
+        /// Scans the rooms joined by name, not one per socket.
+        mutating func removeFromRooms(_ sid: String) {
+            outOfOwnRoom.remove(sid)
+            for room in rooms.keys where rooms[room]!.remove(sid) != nil {
+                if rooms[room]!.isEmpty { rooms[room] = nil }
+            }
+        }
+
+        func sids(in room: String) -> Set<String> {
+            var sids = rooms[room] ?? []
+            if sockets[room] != nil, !outOfOwnRoom.contains(room) { sids.insert(room) }
+            return sids
+        }
     }
 
     private let handlers = Mutex(Handlers())
@@ -90,30 +110,33 @@ public final class SocketIONamespace: Sendable {
 
     /// The sids of the sockets in `room`.
     public func sids(in room: String) -> Set<String> {
-        members.withLock { $0.rooms[room] ?? [] }
+        members.withLock { $0.sids(in: room) }
     }
 
     /// The sockets in any of `rooms` (all sockets when empty), minus those in any of `except`.
     func sockets(in rooms: Set<String>, except: Set<String>) -> [SocketIOSocket] {
         members.withLock { members in
-            let excluded = except.reduce(into: Set<String>()) { $0.formUnion(members.rooms[$1] ?? []) }
+            let excluded = except.reduce(into: Set<String>()) { $0.formUnion(members.sids(in: $1)) }
             let sids: Set<String> =
                 rooms.isEmpty
                 ? Set(members.sockets.keys)
-                : rooms.reduce(into: Set<String>()) { $0.formUnion(members.rooms[$1] ?? []) }
+                : rooms.reduce(into: Set<String>()) { $0.formUnion(members.sids(in: $1)) }
             return sids.subtracting(excluded).compactMap { members.sockets[$0] }
         }
     }
 
     func join(_ socket: SocketIOSocket, _ room: String) {
         members.withLock { members in
-            guard members.sockets[socket.id] === socket else { return }
-            members.rooms[room, default: []].insert(socket.id)
+            // A connect handler may join rooms before the socket is a member; a socket that
+            // left (or was refused) joins nothing.
+            guard members.sockets[socket.id] === socket || (members.sockets[socket.id] == nil && !socket.hasLeft) else { return }
+            if room == socket.id { members.outOfOwnRoom.remove(room) } else { members.rooms[room, default: []].insert(socket.id) }
         }
     }
 
     func leave(_ socket: SocketIOSocket, _ room: String) {
         members.withLock { members in
+            if room == socket.id, members.sockets[room] === socket { members.outOfOwnRoom.insert(room) }
             members.rooms[room]?.remove(socket.id)
             if members.rooms[room]?.isEmpty == true { members.rooms[room] = nil }
         }
@@ -121,7 +144,9 @@ public final class SocketIONamespace: Sendable {
 
     func rooms(of socket: SocketIOSocket) -> Set<String> {
         members.withLock { members in
-            Set(members.rooms.compactMap { $0.value.contains(socket.id) ? $0.key : nil })
+            var rooms = Set(members.rooms.compactMap { $0.value.contains(socket.id) ? $0.key : nil })
+            if members.sockets[socket.id] === socket, !members.outOfOwnRoom.contains(socket.id) { rooms.insert(socket.id) }
+            return rooms
         }
     }
 
@@ -130,21 +155,22 @@ public final class SocketIONamespace: Sendable {
     /// Runs the connect handlers; on success the socket is a member, in its own room.
     func connect(_ socket: SocketIOSocket) async throws {
         let (object, connectHandlers) = handlers.withLock { ($0.object, $0.connect) }
-        try await object?.connect(socket, auth: socket.auth)
-        for handler in connectHandlers { try await handler(socket, socket.auth) }
-        members.withLock { members in
-            members.sockets[socket.id] = socket
-            members.rooms[socket.id, default: []].insert(socket.id)
+        do {
+            try await object?.connect(socket, auth: socket.auth)
+            for handler in connectHandlers { try await handler(socket, socket.auth) }
+        } catch {
+            // Refused: out of the rooms its handlers joined.
+            members.withLock { $0.removeFromRooms(socket.id) }
+            throw error
         }
+        members.withLock { members in members.sockets[socket.id] = socket }
     }
 
     func disconnected(_ socket: SocketIOSocket, reason: SocketIODisconnectReason) async {
         let wasMember = members.withLock { members -> Bool in
             guard members.sockets[socket.id] === socket else { return false }
             members.sockets[socket.id] = nil
-            for room in members.rooms.keys where members.rooms[room]!.remove(socket.id) != nil {
-                if members.rooms[room]!.isEmpty { members.rooms[room] = nil }
-            }
+            members.removeFromRooms(socket.id)
             return true
         }
         guard wasMember else { return }

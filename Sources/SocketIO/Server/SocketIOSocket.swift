@@ -41,6 +41,9 @@ public final class SocketIOSocket: Sendable {
 
     public var isConnected: Bool { state.withLock { $0.connected && !$0.left } }
 
+    /// Disconnected, or refused by a connect handler.
+    var hasLeft: Bool { state.withLock { $0.left } }
+
     /// Sent as `pid` in the CONNECT reply when set by a connect handler: a client that offers it
     /// back (with the offset of the last event it saw) asks to recover its session.
     public var recoveryID: String? {

@@ -1,0 +1,52 @@
+import NIOCore
+
+/// The server's pings: one after `pingInterval`, then a session whose client has not answered
+/// within `pingTimeout` closes.
+///
+/// A session keeps a single timer and never cancels it while it is open: a pong only notes the
+/// time, and the timer, when it fires, works out what is due. Cancelling a timer on NIO's loop
+/// searches every timer of the loop, which, once per pong of every connection, is what an idle
+/// server would spend its time on at tens of thousands of connections.
+extension EngineSession {
+    private static let ping = ByteBuffer(string: "2")
+
+    /// On the event loop, when the session opens.
+    func startHeartbeat() {
+        lastPong = .now()
+        schedule(at: lastPong + .init(configuration.pingInterval))
+    }
+
+    func pongArrived() {
+        pongDeadline = nil
+        lastPong = .now()
+    }
+
+    fileprivate func heartbeatDue() {
+        guard !isClosed else { return }
+        let now = NIODeadline.now()
+        if let pongDeadline {
+            if now >= pongDeadline { return close(.pingTimeout) }
+            return schedule(at: pongDeadline)
+        }
+        let nextPing = lastPong + .init(configuration.pingInterval)
+        if now < nextPing { return schedule(at: nextPing) }
+        write(encodedMessage: Self.ping)
+        flush()
+        pongDeadline = now + .init(configuration.pingTimeout)
+        schedule(at: pongDeadline!)
+    }
+
+    private func schedule(at deadline: NIODeadline) {
+        // Fails only on a loop that is shutting down, when nothing is left to ping.
+        heartbeat = try? eventLoop.scheduleCallback(at: deadline, handler: HeartbeatTimer(session: self))
+    }
+}
+
+/// What the loop calls back: the session, without a closure or promise to allocate per ping.
+private struct HeartbeatTimer: NIOScheduledCallbackHandler, Sendable {
+    let session: EngineSession
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        session.heartbeatDue()
+    }
+}
