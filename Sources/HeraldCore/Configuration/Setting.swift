@@ -87,30 +87,36 @@ extension Setting {
         _ key: String, flag: String? = nil, _ path: any WritableKeyPath<HeraldConfiguration, Int> & Sendable,
         in range: ClosedRange<Int>, help: String
     ) -> Setting {
-        Setting(
-            key, flag: flag, kind: .integer, help: help, isSecret: false,
-            read: { reader, key, configuration in
-                guard let value = reader.int(forKey: key) else { return nil }
-                guard range.contains(value) else { return "\(value) is out of range: \(describe(range))" }
-                configuration[keyPath: path] = value
-                return nil
-            },
-            show: { String($0[keyPath: path]) })
+        ranged(
+            key, flag: flag, path, in: range, kind: .integer, help: help, read: { $0.int(forKey: $1) },
+            describe: describe, show: { String($0) })
     }
 
     static func number(
         _ key: String, flag: String? = nil, _ path: any WritableKeyPath<HeraldConfiguration, Double> & Sendable,
         in range: ClosedRange<Double>, help: String
     ) -> Setting {
+        ranged(
+            key, flag: flag, path, in: range, kind: .number, help: help, read: { $0.double(forKey: $1) },
+            describe: { "\($0.lowerBound)…\($0.upperBound)" }, show: shortNumber)
+    }
+
+    /// A number that must fall in `range`.
+    private static func ranged<Value: Comparable & Sendable>(
+        _ key: String, flag: String?, _ path: any WritableKeyPath<HeraldConfiguration, Value> & Sendable,
+        in range: ClosedRange<Value>, kind: Kind, help: String,
+        read value: @escaping @Sendable (ConfigReader, ConfigKey) -> Value?,
+        describe: @escaping @Sendable (ClosedRange<Value>) -> String, show: @escaping @Sendable (Value) -> String
+    ) -> Setting {
         Setting(
-            key, flag: flag, kind: .number, help: help, isSecret: false,
+            key, flag: flag, kind: kind, help: help, isSecret: false,
             read: { reader, key, configuration in
-                guard let value = reader.double(forKey: key) else { return nil }
-                guard range.contains(value) else { return "\(value) is out of range: \(range.lowerBound)…\(range.upperBound)" }
+                guard let value = value(reader, key) else { return nil }
+                guard range.contains(value) else { return "\(value) is out of range: \(describe(range))" }
                 configuration[keyPath: path] = value
                 return nil
             },
-            show: { shortNumber($0[keyPath: path]) })
+            show: { show($0[keyPath: path]) })
     }
 
     static func boolean(
@@ -145,22 +151,19 @@ extension Setting {
         _ key: String, flag: String? = nil, _ path: any WritableKeyPath<HeraldConfiguration, Value?> & Sendable,
         help: String
     ) -> Setting where Value.RawValue == String {
-        Setting(
-            key, flag: flag, kind: .text, help: help, isSecret: false,
-            read: { reader, key, configuration in
-                guard let raw = reader.string(forKey: key), !raw.isEmpty else { return nil }
-                guard let value = Value(rawValue: raw) else {
-                    return "\(raw) is not one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))"
-                }
-                configuration[keyPath: path] = value
-                return nil
-            },
-            show: { $0[keyPath: path]?.rawValue })
+        choosing(key, flag: flag, help: help, set: { $0[keyPath: path] = $1 }, show: { $0[keyPath: path]?.rawValue })
     }
 
     static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
         _ key: String, flag: String? = nil, _ path: any WritableKeyPath<HeraldConfiguration, Value> & Sendable,
         help: String
+    ) -> Setting where Value.RawValue == String {
+        choosing(key, flag: flag, help: help, set: { $0[keyPath: path] = $1 }, show: { $0[keyPath: path].rawValue })
+    }
+
+    private static func choosing<Value: RawRepresentable & CaseIterable & Sendable>(
+        _ key: String, flag: String?, help: String, set: @escaping @Sendable (inout HeraldConfiguration, Value) -> Void,
+        show: @escaping @Sendable (HeraldConfiguration) -> String?
     ) -> Setting where Value.RawValue == String {
         Setting(
             key, flag: flag, kind: .text, help: help, isSecret: false,
@@ -169,17 +172,17 @@ extension Setting {
                 guard let value = Value(rawValue: raw) else {
                     return "\(raw) is not one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))"
                 }
-                configuration[keyPath: path] = value
+                set(&configuration, value)
                 return nil
             },
-            show: { $0[keyPath: path].rawValue })
+            show: show)
     }
 
-    private static func describe(_ range: ClosedRange<Int>) -> String {
+    @Sendable private static func describe(_ range: ClosedRange<Int>) -> String {
         range.upperBound == .max ? "at least \(range.lowerBound)" : "\(range.lowerBound)…\(range.upperBound)"
     }
 
-    private static func shortNumber(_ value: Double) -> String {
+    @Sendable private static func shortNumber(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }
