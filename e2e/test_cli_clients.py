@@ -57,6 +57,10 @@ def test_bench_drives_herald_over_sse_and_websocket_with_nothing_lost(herald):
         assert report["deliveries"] == 480 and report["lost"] == 0, report
         assert report["p50Milliseconds"] <= report["p99Milliseconds"] <= report["maxMilliseconds"]
         assert report["serverKilobytesPerConnection"] is not None
+        # The server's CPU and write calls, read from /proc around each phase.
+        assert report["serverConnectMicrosecondsPerConnection"] >= 0
+        assert report["serverPublishMicrosecondsPerDelivery"] >= 0
+        assert 0 < report["serverWriteCallsPerDelivery"] < 5, report
 
 
 def test_sigterm_ends_open_event_streams_and_exits_promptly(herald):

@@ -16,10 +16,15 @@ public struct BenchReport: Codable, Sendable {
     public var p99Milliseconds: Double
     public var maxMilliseconds: Double
     public var serverKilobytesPerConnection: Double?
+    /// The server's CPU time (user + system) per connection while connecting, and per delivery
+    /// while publishing; its write system calls per delivery.
+    public var serverConnectMicrosecondsPerConnection: Double?
+    public var serverPublishMicrosecondsPerDelivery: Double?
+    public var serverWriteCallsPerDelivery: Double?
 
     public init(
         target: BenchTarget, events: Int, results: [SubscriberPool.Result], firstSend: UInt64,
-        serverMemoryGrowthKilobytes: Double?
+        server samples: (before: ServerSample?, connected: ServerSample?, after: ServerSample?)
     ) {
         var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         for result in results { histogram.add(result.latencies) }
@@ -37,7 +42,13 @@ public struct BenchReport: Codable, Sendable {
         p50Milliseconds = Double(histogram.valueAtPercentile(50)) / 1000
         p99Milliseconds = Double(histogram.valueAtPercentile(99)) / 1000
         maxMilliseconds = Double(histogram.max) / 1000
-        serverKilobytesPerConnection = serverMemoryGrowthKilobytes.map { connections > 0 ? $0 / Double(connections) : 0 }
+        let cost = ServerCost(
+            before: samples.before, connected: samples.connected, after: samples.after,
+            connections: connections, deliveries: deliveries)
+        serverKilobytesPerConnection = cost?.kilobytesPerConnection
+        serverConnectMicrosecondsPerConnection = cost?.connectMicrosecondsPerConnection
+        serverPublishMicrosecondsPerDelivery = cost?.publishMicrosecondsPerDelivery
+        serverWriteCallsPerDelivery = cost?.writeCallsPerDelivery
     }
 
     public var text: String {
@@ -51,6 +62,12 @@ public struct BenchReport: Codable, Sendable {
             "latency max        \(format(maxMilliseconds)) ms",
         ]
         if let kb = serverKilobytesPerConnection { lines.append("server memory      \(format(kb)) KB per connection") }
+        if let connect = serverConnectMicrosecondsPerConnection, let publish = serverPublishMicrosecondsPerDelivery,
+            let writes = serverWriteCallsPerDelivery
+        {
+            lines.append("server CPU         \(format(connect)) µs per connect, \(format(publish)) µs per delivery")
+            lines.append("server writes      \(format(writes)) write calls per delivery")
+        }
         return lines.joined(separator: "\n")
     }
 

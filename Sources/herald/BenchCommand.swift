@@ -6,7 +6,8 @@ extension BenchTarget.Transport: ExpressibleByArgument {}
 
 /// `herald bench`: N subscribers (spread over worker processes, since each process may hold only
 /// so many sockets), M publishes, and the figures: connect time, deliveries/s, publish→receive
-/// latency percentiles, losses, and the server's memory per connection.
+/// latency percentiles, losses, and what the server spent: memory per connection, CPU time per
+/// connect and per delivery, write calls per delivery.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load-test any SSE or WebSocket server (Herald, Nchan, …).")
@@ -34,7 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
     var perProcess = 9000
     @Option(
         name: .customLong("server-pid"),
-        help: "The server's process id, to measure its memory per connection (repeatable: the sum is taken).")
+        help: "The server's process id, to measure its memory, CPU time and write calls (repeatable: the sum is taken).")
     var serverPids: [Int32] = []
     @Flag(help: "Print the report as JSON.") var json = false
 
@@ -47,7 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
             transport: transport, subscribeURL: subscribeURLs[0], subscribeHeaders: subscribeHeaders,
             webSocketMessages: wsMessages, publishURL: publishURL, publishHeaders: publishHeaders,
             publishBody: publishBody)
-        let memoryBefore = Self.residentKilobytes(serverPids)
+        let before = ServerSample(serverPids)
         // At least a process per URL, each worker subscribing through one of them.
         let processes = max(subscribeURLs.count, (connections + perProcess - 1) / perProcess)
         var workers: [Worker] = []
@@ -60,13 +61,14 @@ struct BenchCommand: AsyncParsableCommand {
         for worker in workers { try await worker.waitUntilReady() }
         // Let the server settle before reading its memory.
         try await Task.sleep(for: .seconds(1))
-        let memoryAfter = Self.residentKilobytes(serverPids)
+        let connected = ServerSample(serverPids)
         let firstSend = try await BenchPublisher(target: target).run(count: events, rate: rate)
         var results: [SubscriberPool.Result] = []
         for worker in workers { results.append(try await worker.finish()) }
-        let growth = memoryBefore.flatMap { before in memoryAfter.map { Double($0 - before) } }
+        let after = ServerSample(serverPids)
         let report = BenchReport(
-            target: target, events: events, results: results, firstSend: firstSend, serverMemoryGrowthKilobytes: growth)
+            target: target, events: events, results: results, firstSend: firstSend,
+            server: (before, connected, after))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -74,20 +76,6 @@ struct BenchCommand: AsyncParsableCommand {
         } else {
             print(report.text)
         }
-    }
-
-    /// The summed resident memory of the processes, from /proc; nil when there are none.
-    static func residentKilobytes(_ pids: [Int32]) -> Int? {
-        guard !pids.isEmpty else { return nil }
-        var total = 0
-        for pid in pids {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-                let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
-            else { return nil }
-            total += kilobytes
-        }
-        return total
     }
 }
 
