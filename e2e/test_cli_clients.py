@@ -63,6 +63,18 @@ def test_bench_drives_herald_over_sse_and_websocket_with_nothing_lost(herald):
         assert 0 < report["serverWriteCallsPerDelivery"] < 5, report
 
 
+def test_bench_says_so_when_nothing_connects_and_its_workers_exit_cleanly(herald):
+    import socket
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = herald.cli("bench", "--transport", "sse", "--connections", "5", "--events", "1",
+                        "--subscribe-url", closed + "/api/events", "--publish-url", closed + "/api/publish")
+    assert result.returncode != 0
+    assert "FAILED all connections" in result.stderr
+    assert "Fatal error" not in result.stderr
+
+
 def test_sigterm_ends_open_event_streams_and_exits_promptly(herald):
     name, token = new_user(herald)
     stream = Stream(herald, token)

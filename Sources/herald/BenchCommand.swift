@@ -101,7 +101,7 @@ private final class Worker: @unchecked Sendable {
     }
 
     func finish() async throws -> SubscriberPool.Result {
-        input.fileHandleForWriting.write(Data("DONE\n".utf8))
+        try input.fileHandleForWriting.write(contentsOf: Data("DONE\n".utf8))
         let line = try await nextLine()
         guard line.hasPrefix("RESULT ") else { throw BenchError("worker failed: \(line)") }
         process.waitUntilExit()
@@ -144,9 +144,15 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         let target = try JSONDecoder().decode(BenchTarget.self, from: Data(self.target.utf8))
         let pool = SubscriberPool(target: target)
         let opened = try await pool.connect(count: connections)
-        FileHandle.standardOutput.write(Data((opened.count == 0 && connections > 0 ? "FAILED all connections\n" : "READY\n").utf8))
+        // The parent gives up on a worker that connected nothing; a worker whose parent is gone
+        // meets a closed pipe, which throws here rather than trapping.
+        if opened.count == 0 && connections > 0 {
+            return try FileHandle.standardOutput.write(contentsOf: Data("FAILED all connections\n".utf8))
+        }
+        try FileHandle.standardOutput.write(contentsOf: Data("READY\n".utf8))
         _ = readLine()
         let result = try await pool.collect(opened, expected: events)
-        FileHandle.standardOutput.write(Data(("RESULT " + String(decoding: try JSONEncoder().encode(result), as: UTF8.self) + "\n").utf8))
+        try FileHandle.standardOutput.write(
+            contentsOf: Data(("RESULT " + String(decoding: try JSONEncoder().encode(result), as: UTF8.self) + "\n").utf8))
     }
 }
