@@ -7,8 +7,10 @@ import Testing
 
 /// The backends the contract suite runs against. PostgreSQL comes from `HERALD_TEST_POSTGRES_URL`
 /// (`scripts/test` starts a throwaway server and sets it); every test gets a database of its own.
+/// `cached` is SQLite behind the `CachingStore` every server puts in front of its store: the same
+/// contract holds through it.
 enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
-    case sqlite, postgres
+    case sqlite, cached, postgres
 
     var testDescription: String { rawValue }
 
@@ -23,6 +25,11 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-store-\(UUID().uuidString)").path
             return try await body(try SQLiteStore(directory: directory, retention: retention)) {
                 try SQLiteStore(directory: directory, retention: retention)
+            }
+        case .cached:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-store-\(UUID().uuidString)").path
+            return try await body(CachingStore(try SQLiteStore(directory: directory, retention: retention))) {
+                CachingStore(try SQLiteStore(directory: directory, retention: retention))
             }
         case .postgres:
             let url = try await TestDatabase.create()

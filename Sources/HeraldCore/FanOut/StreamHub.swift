@@ -49,9 +49,12 @@ public final class StreamHub: Sendable {
     private let writers = Mutex([ObjectIdentifier: LoopWriter]())
     public let pollWaiters = PollWaiters()
     public let metrics: FanOutMetrics
+    /// Told of every event first, in the order the hub checks them.
+    let recent: RecentEvents?
 
-    public init(metrics: FanOutMetrics = FanOutMetrics()) {
+    public init(metrics: FanOutMetrics = FanOutMetrics(), recent: RecentEvents? = nil) {
         self.metrics = metrics
+        self.recent = recent
     }
 
     /// Held connections currently subscribed to at least one stream.
@@ -120,10 +123,15 @@ public final class StreamHub: Sendable {
     /// it is merely newer (what the store holds, where replaced states leave holes).
     @discardableResult
     public func deliver(_ event: StreamEvent, acceptingGap: Bool = false) -> Delivery {
-        pollWaiters.deliver(event.notification.seq, on: event.stream)
         // Held from the seq check until the event is queued on every loop, so two events racing
         // in are queued in the order they were checked in.
-        return delivering.withLock { _ in queue(event, acceptingGap: acceptingGap) }
+        let delivery = delivering.withLock { _ in
+            recent?.record(event)
+            return queue(event, acceptingGap: acceptingGap)
+        }
+        // After `recent` has it: a woken long-poll reads it from there.
+        pollWaiters.deliver(event.notification.seq, on: event.stream)
+        return delivery
     }
 
     private func queue(_ event: StreamEvent, acceptingGap: Bool) -> Delivery {

@@ -38,10 +38,16 @@ public struct Herald: Sendable {
         logger: Logger = Logger(label: "herald")
     ) throws {
         self.configuration = configuration
+        // Tokens, keys and channels are looked up on every request and connection; their answers
+        // never change. A node alone on its database hears of every write from its own fan-out,
+        // so it can also keep the streams read lately; with others, writes it has not heard of exist.
+        let alone = busTransport == nil && configuration.databaseURL == nil
+        let recent = alone ? RecentEvents(retention: configuration.retention) : nil
+        let store = CachingStore(store, recent: recent)
         self.store = store
         let metrics = HeraldMetrics(clustered: busTransport != nil)
         self.metrics = metrics
-        let hub = StreamHub(metrics: metrics.fanOut)
+        let hub = StreamHub(metrics: metrics.fanOut, recent: recent)
         self.hub = hub
         let sequencer = StreamSequencer(hub: hub, store: store, logger: logger)
         self.sequencer = sequencer

@@ -1,0 +1,183 @@
+import Foundation
+import Synchronization
+
+/// A store that answers, from memory after the first time, the lookups every request and every
+/// connection makes and whose answers never change once they exist: a channel (its name and
+/// visibility are fixed when it is made; channels are never deleted), a server API key, and the
+/// user of a personal access token (neither is ever revoked). Everything else goes to the store.
+///
+/// Only found answers are kept: a channel made, or a key created, by another node or by the CLI is
+/// seen at its next lookup. A new way to delete a channel or revoke a token must evict it here.
+///
+/// Given `recent` (a single node, whose fan-out hears of every write), reads of a stream's
+/// notifications and cursor are answered from it where it holds them, and a stream read from the
+/// store is held from then on.
+public final class CachingStore: HeraldStore {
+    public let base: any HeraldStore
+    public let recent: RecentEvents?
+    private let channels: LookupCache<String, Channel>
+    private let apiKeys: LookupCache<String, Bool>
+    private let tokenUsers: LookupCache<String, User>
+
+    /// `capacity`: the most answers kept of each kind; past it, the oldest half is forgotten.
+    public init(_ base: any HeraldStore, recent: RecentEvents? = nil, capacity: Int = 10_000) {
+        self.base = base
+        self.recent = recent
+        channels = LookupCache(capacity: capacity)
+        apiKeys = LookupCache(capacity: capacity)
+        tokenUsers = LookupCache(capacity: capacity)
+    }
+
+    // MARK: Cached
+
+    public func channel(named name: String) async throws -> Channel? {
+        if let known = channels[name] { return known }
+        let found = try await base.channel(named: name)
+        if let found { channels.remember(found, for: name) }
+        return found
+    }
+
+    public func ensureChannel(named name: String, visibility: Channel.Visibility, at now: Date) async throws -> Channel {
+        if let known = channels[name] { return known }
+        let channel = try await base.ensureChannel(named: name, visibility: visibility, at: now)
+        channels.remember(channel, for: name)
+        return channel
+    }
+
+    public func hasAPIKey(digest: String) async throws -> Bool {
+        if apiKeys[digest] != nil { return true }
+        let found = try await base.hasAPIKey(digest: digest)
+        if found { apiKeys.remember(true, for: digest) }
+        return found
+    }
+
+    public func user(accessTokenDigest: String) async throws -> User? {
+        if let known = tokenUsers[accessTokenDigest] { return known }
+        let found = try await base.user(accessTokenDigest: accessTokenDigest)
+        if let found { tokenUsers.remember(found, for: accessTokenDigest) }
+        return found
+    }
+
+    public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
+        if let held = recent?.replay(stream, after: seq) { return held }
+        guard let snapshot = try await primed(stream) else { return try await base.replay(stream, after: seq) }
+        return StreamReplay(
+            notifications: snapshot.notifications.filter { $0.seq > seq || $0.mode == .replace },
+            evictedThrough: snapshot.evictedThrough, lastSeq: snapshot.lastSeq)
+    }
+
+    public func notifications(in stream: StreamName, after cursor: Cursor, limit: Int) async throws -> [StreamNotification] {
+        guard case .seq(let seq) = cursor else { return try await base.notifications(in: stream, after: cursor, limit: limit) }
+        if let held = recent?.notifications(in: stream, after: seq, limit: limit) { return held.notifications }
+        guard let snapshot = try await primed(stream) else {
+            return try await base.notifications(in: stream, after: cursor, limit: limit)
+        }
+        return Array(snapshot.notifications.lazy.filter { $0.seq > seq }.prefix(limit))
+    }
+
+    public func lastSeq(of stream: StreamName) async throws -> Int64 {
+        if let held = recent?.lastSeq(of: stream) { return held }
+        if let snapshot = try await primed(stream) { return snapshot.lastSeq }
+        return try await base.lastSeq(of: stream)
+    }
+
+    /// The whole stream as the store holds it, handed to `recent` to hold from now on; nil if
+    /// another caller is already reading it (or nothing is held here).
+    private func primed(_ stream: StreamName) async throws -> StreamReplay? {
+        guard let recent, recent.beginPriming(stream) else { return nil }
+        do {
+            let snapshot = try await base.replay(stream, after: 0)
+            recent.finishPriming(stream, with: snapshot)
+            return snapshot
+        } catch {
+            recent.finishPriming(stream, with: nil)
+            throw error
+        }
+    }
+
+    // MARK: Passed on
+
+    public func createUser(username: String, passwordHash: String) async throws -> User {
+        try await base.createUser(username: username, passwordHash: passwordHash)
+    }
+    public func user(id: Int64) async throws -> User? { try await base.user(id: id) }
+    public func user(named username: String) async throws -> User? { try await base.user(named: username) }
+    public func credentials(named username: String) async throws -> UserCredentials? {
+        try await base.credentials(named: username)
+    }
+    public func users(page: Int, perPage: Int) async throws -> (users: [User], total: Int) {
+        try await base.users(page: page, perPage: perPage)
+    }
+    public func createSession(userID: Int64, tokenDigest: String, expiresAt: Date) async throws {
+        try await base.createSession(userID: userID, tokenDigest: tokenDigest, expiresAt: expiresAt)
+    }
+    public func user(sessionDigest: String, now: Date) async throws -> User? {
+        try await base.user(sessionDigest: sessionDigest, now: now)
+    }
+    public func deleteSession(tokenDigest: String) async throws { try await base.deleteSession(tokenDigest: tokenDigest) }
+    public func createAccessToken(userID: Int64, tokenDigest: String, label: String) async throws {
+        try await base.createAccessToken(userID: userID, tokenDigest: tokenDigest, label: label)
+    }
+    public func sendMessage(from senderID: Int64, to recipientID: Int64, body: String, at now: Date) async throws
+        -> (message: Message, notification: StreamNotification)
+    {
+        try await base.sendMessage(from: senderID, to: recipientID, body: body, at: now)
+    }
+    public func markMessagesRead(userID: Int64, at now: Date) async throws -> StreamNotification {
+        try await base.markMessagesRead(userID: userID, at: now)
+    }
+    public func inbox(userID: Int64, page: Int, perPage: Int) async throws -> InboxPage {
+        try await base.inbox(userID: userID, page: page, perPage: perPage)
+    }
+    public func unreadMessageCount(userID: Int64) async throws -> Int { try await base.unreadMessageCount(userID: userID) }
+    public func addNotification(
+        to streams: [StreamName], name: String, json: String, mode: StreamNotification.Mode, at now: Date
+    ) async throws -> [StreamNotification] {
+        try await base.addNotification(to: streams, name: name, json: json, mode: mode, at: now)
+    }
+    public func recentEvents(in stream: StreamName, limit: Int) async throws -> (events: [StreamNotification], lastSeq: Int64) {
+        try await base.recentEvents(in: stream, limit: limit)
+    }
+    public func checkHealth() async throws { try await base.checkHealth() }
+    public func channels(limit: Int) async throws -> [Channel] { try await base.channels(limit: limit) }
+    public func addMembers(_ userIDs: [Int64], to channel: String) async throws {
+        try await base.addMembers(userIDs, to: channel)
+    }
+    public func isMember(userID: Int64, of channel: String) async throws -> Bool {
+        try await base.isMember(userID: userID, of: channel)
+    }
+    public func createAPIKey(digest: String, label: String) async throws {
+        try await base.createAPIKey(digest: digest, label: label)
+    }
+}
+
+/// A bounded map shared by every thread: when full, the oldest half of its entries is forgotten.
+final class LookupCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private struct Entries {
+        var values: [Key: Value] = [:]
+        var order: [Key] = []
+    }
+
+    private let capacity: Int
+    private let entries = Mutex(Entries())
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 2)
+    }
+
+    subscript(key: Key) -> Value? {
+        entries.withLock { $0.values[key] }
+    }
+
+    func remember(_ value: Value, for key: Key) {
+        entries.withLock { entries in
+            if entries.values.updateValue(value, forKey: key) != nil { return }
+            entries.order.append(key)
+            if entries.order.count > capacity {
+                let forgotten = entries.order.prefix(entries.order.count / 2)
+                for key in forgotten { entries.values[key] = nil }
+                entries.order.removeFirst(forgotten.count)
+            }
+        }
+    }
+}
