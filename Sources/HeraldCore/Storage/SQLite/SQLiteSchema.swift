@@ -82,6 +82,18 @@ enum SQLiteSchema {
                     WHERE m.recipient_id = user.id AND m.created_at > COALESCE(user.last_message_read_time, 0));
                 """)
         }
+        migrator.registerMigration("v4: events indexed for the retention") { db in
+            // The retention ran on every event and read every event the stream kept (about 0.7 ms
+            // at 1,000): each stream now counts its events, and the oldest and the aged are found
+            // through indexes of the events alone.
+            try db.execute(sql: """
+                ALTER TABLE stream ADD COLUMN events INTEGER NOT NULL DEFAULT 0;
+                UPDATE stream SET events = (
+                    SELECT COUNT(*) FROM notification n WHERE n.stream = stream.name AND n.mode = 'append');
+                CREATE INDEX notification_event_seq ON notification(stream, seq) WHERE mode = 'append';
+                CREATE INDEX notification_event_age ON notification(stream, timestamp) WHERE mode = 'append';
+                """)
+        }
         return migrator
     }
 }

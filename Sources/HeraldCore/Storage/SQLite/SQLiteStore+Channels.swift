@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteStore {
     public func ensureChannel(named name: String, visibility: Channel.Visibility, at now: Date) async throws -> Channel {
-        try await pool.write { db in
+        try await writes.write { db in
             try db.cachedStatement(sql: "INSERT INTO channel (name, visibility, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING").execute(arguments: [name, visibility.rawValue, now.timeIntervalSince1970])
             guard let channel = try Self.channel(db, named: name) else { throw StoreError.unknownChannel }
             return channel
@@ -23,7 +23,7 @@ extension SQLiteStore {
     }
 
     public func addMembers(_ userIDs: [Int64], to channel: String) async throws {
-        try await pool.write { db in
+        try await writes.write { db in
             for id in userIDs {
                 try db.cachedStatement(sql: "INSERT INTO channel_member (channel, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING").execute(arguments: [channel, id])
             }
@@ -40,7 +40,7 @@ extension SQLiteStore {
 
     public func createAPIKey(digest: String, label: String) async throws {
         let now = Date().timeIntervalSince1970
-        try await pool.write { db in
+        try await writes.write { db in
             try db.cachedStatement(sql: "INSERT INTO api_key (key_digest, label, created_at) VALUES (?, ?, ?)").execute(arguments: [digest, label, now])
         }
     }

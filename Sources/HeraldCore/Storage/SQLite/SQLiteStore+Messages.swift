@@ -5,7 +5,7 @@ extension SQLiteStore {
     public func sendMessage(from senderID: Int64, to recipientID: Int64, body: String, at now: Date) async throws
         -> (message: Message, notification: StreamNotification)
     {
-        try await pool.write { db in
+        try await writes.write { db in
             guard let sender = try Self.username(db, id: senderID),
                 let recipient = try Row.fetchOne(
                 try db.cachedStatement(sql: "SELECT username, last_message_read_time FROM user WHERE id = ?"), arguments: [recipientID])
@@ -32,7 +32,7 @@ extension SQLiteStore {
     }
 
     public func markMessagesRead(userID: Int64, at now: Date) async throws -> StreamNotification {
-        try await pool.write { db in
+        try await writes.write { db in
             try db.cachedStatement(sql: "UPDATE user SET last_message_read_time = ?, unread_count = 0 WHERE id = ?")
                 .execute(arguments: [now.timeIntervalSince1970, userID])
             guard db.changesCount == 1 else { throw StoreError.unknownUser }

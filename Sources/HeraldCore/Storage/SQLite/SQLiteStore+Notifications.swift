@@ -5,7 +5,7 @@ extension SQLiteStore {
     public func addNotification(
         to streams: [StreamName], name: String, json: String, mode: StreamNotification.Mode, at now: Date
     ) async throws -> [StreamNotification] {
-        try await pool.write { db in
+        try await writes.write { db in
             try streams.map { try self.write(db, to: $0, name: name, json: json, mode: mode, at: now) }
         }
     }
@@ -93,30 +93,48 @@ extension SQLiteStore {
         else { throw DatabaseError(message: "stream cursor was not advanced") }
         let timestamp = now.timeIntervalSince1970
         if mode == .replace {
-            try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ?").execute(arguments: [key, name])
+            // A state replaces whatever the stream holds under its name, events included.
+            try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ? AND mode = 'append'").execute(arguments: [key, name])
+            try countEvents(db, stream: key, by: -db.changesCount)
+            try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ? AND mode = 'replace'").execute(arguments: [key, name])
         }
         try db.cachedStatement(sql: "INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [key, seq, name, mode.rawValue, json, timestamp])
         let notification = StreamNotification(
             id: db.lastInsertedRowID, name: name, json: json, timestamp: timestamp, seq: seq, mode: mode)
-        if mode == .append { try applyRetention(db, stream: key, now: timestamp) }
+        if mode == .append {
+            try countEvents(db, stream: key, by: 1)
+            try applyRetention(db, stream: key, now: timestamp)
+        }
         return notification
     }
 
+    private func countEvents(_ db: Database, stream: String, by change: Int) throws {
+        guard change != 0 else { return }
+        try db.cachedStatement(sql: "UPDATE stream SET events = events + ? WHERE name = ?").execute(arguments: [change, stream])
+    }
+
     /// Drops events beyond the count or older than the age limit, remembering the highest seq
-    /// dropped so a reader resuming from before it can be told it missed something.
+    /// dropped so a reader resuming from before it can be told it missed something. Reads only
+    /// what it drops (and the stream's count), through the events' indexes.
     private func applyRetention(_ db: Database, stream: String, now: Double) throws {
-        let cutoffSeq = try Int64.fetchOne(
-                try db.cachedStatement(sql: """
-                SELECT MAX(seq) FROM (
-                    SELECT seq FROM notification WHERE stream = ? AND mode = 'append' AND timestamp < ?
-                    UNION ALL
-                    SELECT seq FROM (
-                        SELECT seq FROM notification WHERE stream = ? AND mode = 'append'
-                        ORDER BY seq DESC LIMIT -1 OFFSET ?))
+        let aged = try Int64.fetchOne(
+            try db.cachedStatement(sql: """
+                SELECT MAX(seq) FROM notification WHERE stream = ? AND mode = 'append' AND timestamp < ?
                 """),
-            arguments: [stream, now - retention.maxAge, stream, retention.maxCount])
-        guard let cutoffSeq else { return }
+            arguments: [stream, now - retention.maxAge])
+        let events = try Int.fetchOne(
+            try db.cachedStatement(sql: "SELECT events FROM stream WHERE name = ?"), arguments: [stream]) ?? 0
+        var pushedOut: Int64?
+        if events > retention.maxCount {
+            pushedOut = try Int64.fetchOne(
+                try db.cachedStatement(sql: """
+                    SELECT seq FROM notification WHERE stream = ? AND mode = 'append' ORDER BY seq LIMIT 1 OFFSET ?
+                    """),
+                arguments: [stream, events - retention.maxCount - 1])
+        }
+        guard let cutoffSeq = [aged, pushedOut].compactMap({ $0 }).max() else { return }
         try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND mode = 'append' AND seq <= ?").execute(arguments: [stream, cutoffSeq])
+        try countEvents(db, stream: stream, by: -db.changesCount)
         try db.cachedStatement(sql: "UPDATE stream SET evicted_through = MAX(evicted_through, ?) WHERE name = ?").execute(arguments: [cutoffSeq, stream])
     }
 }

@@ -4,6 +4,8 @@ import GRDB
 /// The embedded store: one SQLite file in WAL mode, so readers never wait for the writer.
 public final class SQLiteStore: HeraldStore {
     let pool: DatabasePool
+    /// Every write goes through it: concurrent writes share a transaction.
+    let writes: GroupCommit
     let retention: Retention
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -14,6 +16,7 @@ public final class SQLiteStore: HeraldStore {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        writes = GroupCommit(pool: pool)
         self.retention = retention
         try SQLiteSchema.migrator.migrate(pool)
     }
@@ -51,7 +54,7 @@ public final class SQLiteStore: HeraldStore {
 
     public func createUser(username: String, passwordHash: String) async throws -> User {
         let now = Date()
-        return try await pool.write { db in
+        return try await writes.write { db in
             if try Bool.fetchOne(
                 try db.cachedStatement(sql: "SELECT 1 FROM user WHERE username = ?"), arguments: [username]) == true {
                 throw StoreError.usernameTaken
@@ -97,7 +100,7 @@ public final class SQLiteStore: HeraldStore {
 
     public func createSession(userID: Int64, tokenDigest: String, expiresAt: Date) async throws {
         let now = Date().timeIntervalSince1970
-        try await pool.write { db in
+        try await writes.write { db in
             // Expired sessions are swept here, where a write happens anyway.
             try db.cachedStatement(sql: "DELETE FROM session WHERE expires_at < ?").execute(arguments: [now])
             try db.cachedStatement(sql: "INSERT INTO session (token_digest, user_id, expires_at) VALUES (?, ?, ?)").execute(arguments: [tokenDigest, userID, expiresAt.timeIntervalSince1970])
@@ -117,14 +120,14 @@ public final class SQLiteStore: HeraldStore {
     }
 
     public func deleteSession(tokenDigest: String) async throws {
-        try await pool.write { db in
+        try await writes.write { db in
             try db.cachedStatement(sql: "DELETE FROM session WHERE token_digest = ?").execute(arguments: [tokenDigest])
         }
     }
 
     public func createAccessToken(userID: Int64, tokenDigest: String, label: String) async throws {
         let now = Date().timeIntervalSince1970
-        try await pool.write { db in
+        try await writes.write { db in
             try db.cachedStatement(sql: "INSERT INTO access_token (token_digest, user_id, label, created_at) VALUES (?, ?, ?, ?)").execute(arguments: [tokenDigest, userID, label, now])
         }
     }

@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import HeraldCore
+
+/// Writes that share a transaction are still each atomic, answered after their commit, in order.
+@Suite struct GroupCommitTests {
+    @Test func concurrentWritesEachGetTheirOwnSeqAndAllAreStoredInOrder() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let stream = StreamName.channel("busy")
+        let seqs = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for index in 0..<300 {
+                group.addTask {
+                    try await store.addNotification(to: stream, name: "e", json: "\(index)", mode: .append, at: Date()).seq
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(seqs.sorted() == Array(1...300))
+        let stored = try await store.notifications(in: stream, after: .beginning, limit: 1000)
+        #expect(stored.map(\.seq) == Array(1...300))
+        #expect(Set(stored.map(\.json)).count == 300)
+    }
+
+    @Test func aWriteThatFailsHalfwayIsUndoneAloneAndTheRestOfItsBatchCommits() async throws {
+        struct Refused: Error {}
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    do {
+                        try await store.writes.write { db in
+                            try db.execute(
+                                sql: "INSERT INTO channel (name, visibility, created_at) VALUES (?, 'public', 0)",
+                                arguments: ["c\(index)"])
+                            // Every third write fails after it has written: its row must go too.
+                            if index % 3 == 0 { throw Refused() }
+                        }
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 133)
+        let names = try await store.channels(limit: 1000).map(\.name)
+        #expect(names.count == 133)
+        #expect(!names.contains("c0") && names.contains("c1") && !names.contains("c3"))
+    }
+
+    @Test func aFailedWriteLeavesTheWriterWorking() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        _ = try await store.createUser(username: "ada", passwordHash: "h")
+        await #expect(throws: StoreError.usernameTaken) { try await store.createUser(username: "ada", passwordHash: "h") }
+        #expect(try await store.createUser(username: "bob", passwordHash: "h").username == "bob")
+    }
+}
