@@ -1,3 +1,4 @@
+import Foundation
 import HeraldCore
 import Testing
 
@@ -35,5 +36,17 @@ import Testing
         #expect(a != b && a.count == 43)
         #expect(Secret.digest(a) == Secret.digest(a) && Secret.digest(a) != Secret.digest(b))
         #expect(Secret.constantTimeEquals(a, a) && !Secret.constantTimeEquals(a, b) && !Secret.constantTimeEquals(a, ""))
+    }
+}
+
+@Suite struct Base64URLTests {
+    @Test func everyByteRoundTripsWithoutPaddingOrTheTwoUnsafeCharacters() {
+        for length in 0..<70 {
+            let data = Data((0..<length).map { UInt8(($0 * 37 + length) % 256) })
+            let text = data.base64URLEncoded
+            #expect(!text.contains("+") && !text.contains("/") && !text.contains("="))
+            #expect(Data(base64URLEncoded: text) == data)
+        }
+        #expect(Data([0xfb, 0xff]).base64URLEncoded == "-_8")
     }
 }

@@ -21,8 +21,8 @@ struct CSRFMiddleware: RouterMiddleware {
         var context = context
         let existing = request.cookies[Self.cookieName]?.value
         let isWellFormed = existing.map { $0.count == 43 && $0.utf8.allSatisfy(Self.isTokenByte) } ?? false
-        // API requests never render a form: no token to make for them.
-        context.csrfToken = isWellFormed ? existing! : request.uri.path.hasPrefix("/api/") ? "" : Secret.generate()
+        // Only pages render forms: no token to make for the API and the machines' endpoints.
+        context.csrfToken = isWellFormed ? existing! : Self.mayRenderAForm(request.uri.path) ? Secret.generate() : ""
 
         if request.method.isUnsafe, case .session = context.credential, request.uri.path.hasPrefix("/api/") {
             guard isWellFormed, let sent = request.headers[Self.header],
@@ -45,6 +45,10 @@ struct CSRFMiddleware: RouterMiddleware {
         guard let submitted, !submitted.isEmpty, Secret.constantTimeEquals(submitted, context.csrfToken) else {
             throw HeraldError.forbidden("The form has expired or did not come from this site. Please try again.")
         }
+    }
+
+    private static func mayRenderAForm(_ path: String) -> Bool {
+        !(path.hasPrefix("/api/") || ["/healthz", "/readyz", "/metrics", "/openapi.json"].contains(path))
     }
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {
