@@ -137,6 +137,25 @@ import Testing
             let badScheme = try await client.execute(
                 uri: "/api/notifications", method: .get, headers: [.authorization: "Basic YTpi"])
             #expect(badScheme.status == .unauthorized)
+            for header in ["Bearer", "Bearer  ", "Bearerhrd_x", "Bearer\u{0}hrd_x"] {
+                let response = try await client.execute(uri: "/api/notifications", method: .get, headers: [.authorization: header])
+                #expect(response.status == .unauthorized, "\(header)")
+            }
+        }
+    }
+
+    @Test func theBearerSchemeIsReadInAnyCaseAndBlanksAroundTheTokenDoNotCount() async throws {
+        try await withHerald { herald, client in
+            let ada = try await herald.store.createUser(username: "ada", passwordHash: "!")
+            let token = Secret.generate(prefix: "hrd_")
+            try await herald.store.createAccessToken(userID: ada.id, tokenDigest: Secret.digest(token), label: "t")
+            for header in ["Bearer \(token)", "bearer \(token)", "BEARER  \(token) ", "BeArEr \t\(token)\t"] {
+                let response = try await client.execute(uri: "/api/notifications", method: .get, headers: [.authorization: header])
+                #expect(response.status == .ok, "\(header)")
+            }
+            let wrong = try await client.execute(
+                uri: "/api/notifications", method: .get, headers: [.authorization: "Bearer \(token)x"])
+            #expect(wrong.status == .unauthorized)
         }
     }
 }

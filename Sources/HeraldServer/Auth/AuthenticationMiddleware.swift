@@ -46,10 +46,7 @@ struct Authenticator: Sendable {
         -> (user: User?, credential: HeraldRequestContext.Credential?)
     {
         if let authorization {
-            guard authorization.lowercased().hasPrefix("bearer "),
-                case let token = authorization.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces),
-                !token.isEmpty
-            else {
+            guard let token = Self.bearerToken(authorization), !token.isEmpty else {
                 throw HeraldError.unauthorized("Use Authorization: Bearer <token>.")
             }
             let (user, credential) = try await identify(token: token)
@@ -66,6 +63,23 @@ struct Authenticator: Sendable {
 }
 
 extension Authenticator {
+    /// The token of `Bearer <token>` (the scheme in any case, blanks around the token dropped);
+    /// nil for any other scheme. Byte by byte: Foundation's trimming and case folding were a tenth
+    /// of an authenticated poll.
+    static func bearerToken(_ authorization: String) -> String? {
+        let bytes = authorization.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count >= scheme.count,
+            zip(bytes, scheme).allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 })
+        else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let rest = bytes.dropFirst(scheme.count)
+        guard let first = rest.firstIndex(where: { !isBlank($0) }), let last = rest.lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        return String(authorization[first...last])
+    }
+
     /// Who a bearer token is: a server key, a personal access token, or a connection token (JWT,
     /// any token with dots) whose `sub` user is made on first use. The one place a token becomes
     /// an identity, for every transport.
@@ -73,7 +87,7 @@ extension Authenticator {
         guard token.utf8.count <= JWTVerifier.maxTokenBytes else {
             throw HeraldError.invalidToken("The token is longer than \(JWTVerifier.maxTokenBytes) bytes.")
         }
-        if token.contains("."), !token.hasPrefix(AccessToken.prefix), !token.hasPrefix(ServerKey.prefix) {
+        if token.utf8.contains(UInt8(ascii: ".")), !token.hasPrefix(AccessToken.prefix), !token.hasPrefix(ServerKey.prefix) {
             guard let jwt else {
                 if token.split(separator: ".", omittingEmptySubsequences: false).count == 3 { throw HeraldError.jwtNotConfigured }
                 throw HeraldError.unauthorized("The access token is not valid.")
