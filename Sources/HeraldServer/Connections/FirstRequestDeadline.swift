@@ -6,12 +6,16 @@ import NIOCore
 /// (slowloris). It watches raw bytes at the front of the pipeline, before either path (lean or
 /// Hummingbird) parses anything, and leaves once the head is in; later requests on a kept-alive
 /// connection are Hummingbird's idle timeout's to bound.
+///
+/// The deadline is never cancelled: when it comes it closes the connection only if the head is
+/// still incomplete. NIO cancels a timer by searching every timer of the loop, which with one
+/// deadline per connection made each connect cost more the more connections were opening.
 final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let timeout: TimeAmount
-    private var deadline: Scheduled<Void>?
+    private var headIsIn = false
     /// How much of "\r\n\r\n" the bytes read so far end with.
     private var matched = 0
     private static let end: [UInt8] = Array("\r\n\r\n".utf8)
@@ -21,12 +25,12 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        _ = try? context.eventLoop.scheduleCallback(
+            in: timeout, handler: HeadDeadline(watcher: self, channel: context.channel))
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
+    fileprivate func deadlineCame(for channel: any Channel) {
+        if !headIsIn { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -42,8 +46,7 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
         }
         context.fireChannelRead(data)
         if matched == Self.end.count {
-            deadline?.cancel()
-            deadline = nil
+            headIsIn = true
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         }
     }
@@ -56,5 +59,18 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+}
+
+/// What the loop calls back when a connection's time for its first head is up.
+/// Weak, so that a connection that ended early is not kept until its deadline.
+private struct HeadDeadline: NIOScheduledCallbackHandler, @unchecked Sendable {
+    /// Both are touched only on the connection's event loop, which runs the callback.
+    weak var watcher: FirstRequestDeadline?
+    weak var channel: (any Channel)?
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        guard let watcher, let channel else { return }
+        watcher.deadlineCame(for: channel)
     }
 }
