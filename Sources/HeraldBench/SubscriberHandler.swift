@@ -3,12 +3,14 @@ import NIOCore
 /// One subscriber connection. It sends the request, checks the response status, and then reads
 /// the stream as raw bytes, finding each delivery by its `"t":<nanoseconds>` marker. Parsing no
 /// more than that keeps the client cheap enough to measure a server doing a million deliveries a
-/// second, and lets the same code read any server's SSE or WebSocket framing.
+/// second, and lets the same code read any server's SSE or WebSocket framing. On SSE it also keeps
+/// the last `id:` it read, the cursor a reconnect resumes from (`Last-Event-ID`).
 final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private static let marker = Array(#""t":"#.utf8)
+    private static let idField = Array("\nid: ".utf8)
     /// An unmasked text frame holding Engine.IO's ping, `2`; answered with a masked `3`.
     private static let enginePing: [UInt8] = [0x81, 0x01, 0x32]
     private static let enginePong = SubscriberPool.maskedTextFrame("3")
@@ -16,6 +18,9 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
     private let request: ByteBuffer
     private let afterUpgrade: ByteBuffer?
     private let answersEnginePings: Bool
+    private let readsEventIDs: Bool
+    private var idMatched = 0
+    private var readingID: [UInt8]?
     private var pingMatched = 0
     private let ready: EventLoopPromise<Void>
     private var head: [UInt8] = []
@@ -27,11 +32,21 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
     private(set) var latencies: [UInt64] = []
     private(set) var firstReceive: UInt64 = 0
     private(set) var lastReceive: UInt64 = 0
+    /// Deliveries whose send time was not after the one before: each publish is sent after the
+    /// one before it, so such a delivery is one received twice (or out of order).
+    private(set) var repeated = 0
+    private var lastSentAt: UInt64 = 0
+    /// The last SSE event id read.
+    private(set) var lastEventID: String?
 
-    init(request: ByteBuffer, afterUpgrade: ByteBuffer?, answersEnginePings: Bool, ready: EventLoopPromise<Void>) {
+    init(
+        request: ByteBuffer, afterUpgrade: ByteBuffer?, answersEnginePings: Bool, readsEventIDs: Bool,
+        ready: EventLoopPromise<Void>
+    ) {
         self.request = request
         self.afterUpgrade = afterUpgrade
         self.answersEnginePings = answersEnginePings
+        self.readsEventIDs = readsEventIDs
         self.ready = ready
     }
 
@@ -60,6 +75,7 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
             scan(rest)
+            if readsEventIDs { scanIDs(rest) }
             if answersEnginePings, countPings(rest) > 0 {
                 context.writeAndFlush(wrapOutboundOut(Self.enginePong), promise: nil)
             }
@@ -108,6 +124,30 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// `id: VALUE` lines, the last of which is kept (split across reads or not).
+    private func scanIDs(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            if readingID != nil {
+                if byte == 10 || byte == 13 {
+                    lastEventID = String(decoding: readingID!, as: UTF8.self)
+                    readingID = nil
+                } else {
+                    readingID!.append(byte)
+                    continue
+                }
+            }
+            if byte == Self.idField[idMatched] {
+                idMatched += 1
+                if idMatched == Self.idField.count {
+                    idMatched = 0
+                    readingID = []
+                }
+            } else {
+                idMatched = byte == Self.idField[0] ? 1 : 0
+            }
+        }
+    }
+
     /// Engine.IO pings in the bytes (a frame split across reads still counts). The server closes
     /// a session that leaves one unanswered, so a long run must answer them.
     private func countPings(_ bytes: UnsafeRawBufferPointer) -> Int {
@@ -127,6 +167,8 @@ final class SubscriberHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func record(_ sentAt: UInt64) {
+        if sentAt <= lastSentAt { repeated += 1 }
+        lastSentAt = max(lastSentAt, sentAt)
         let now = wallNanoseconds()
         if firstReceive == 0 { firstReceive = now }
         lastReceive = now

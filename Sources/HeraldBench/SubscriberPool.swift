@@ -15,6 +15,8 @@ public final class SubscriberPool: Sendable {
         public var firstReceive: UInt64
         public var lastReceive: UInt64
         public var latencies: Histogram<UInt64>
+        /// Deliveries that came again or out of order.
+        public var repeated: Int
     }
 
     /// The open connections of this process.
@@ -32,10 +34,15 @@ public final class SubscriberPool: Sendable {
         self.target = target
     }
 
-    /// Opens `count` connections, at most `concurrency` handshakes at a time.
-    public func connect(count: Int, concurrency: Int = 256) async throws -> Connections {
+    /// Opens `count` connections, at most `concurrency` handshakes at a time; SSE connections
+    /// resume from `lastEventIDs` (one per connection, sent as `Last-Event-ID`) when given.
+    public func connect(count: Int, concurrency: Int = 256, lastEventIDs: [String?]? = nil) async throws -> Connections {
         let endpoint = try Endpoint(target.subscribeURL)
         let request = ByteBuffer(string: requestText(endpoint))
+        let requestFor: @Sendable (Int) -> ByteBuffer = { [self] index in
+            guard let id = lastEventIDs?[index] else { return request }
+            return ByteBuffer(string: requestText(endpoint, extraHeader: "Last-Event-ID: \(id)"))
+        }
         let afterUpgrade: ByteBuffer? =
             target.transport == .sse || target.webSocketMessages.isEmpty
             ? nil
@@ -49,13 +56,16 @@ public final class SubscriberPool: Sendable {
         var failed = 0
         try await withThrowingTaskGroup(of: (any Channel, SubscriberHandler)?.self) { tasks in
             var launched = 0
+            let readsEventIDs = target.transport == .sse
             func launch() {
+                let index = launched
                 launched += 1
                 tasks.addTask { [group] in
                     let loop = group.next()
                     let ready = loop.makePromise(of: Void.self)
                     let handler = SubscriberHandler(
-                        request: request, afterUpgrade: afterUpgrade, answersEnginePings: answersPings, ready: ready)
+                        request: requestFor(index), afterUpgrade: afterUpgrade, answersEnginePings: answersPings,
+                        readsEventIDs: readsEventIDs, ready: ready)
                     do {
                         let channel = try await ClientBootstrap(group: loop)
                             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -84,7 +94,10 @@ public final class SubscriberPool: Sendable {
     }
 
     /// Waits until each connection has `expected` deliveries, or nothing new arrived for `quiet`.
-    public func collect(_ connections: Connections, expected: Int, quiet: Duration = .seconds(5)) async throws -> Result {
+    /// With `closing`, the connections are closed once counted.
+    public func collect(
+        _ connections: Connections, expected: Int, quiet: Duration = .seconds(5), closing: Bool = true
+    ) async throws -> Result {
         let handlers = connections.handlers
         var lastTotal = -1
         var lastChange = ContinuousClock.now
@@ -100,23 +113,26 @@ public final class SubscriberPool: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
-        var first = UInt64.max, last: UInt64 = 0, received = 0
+        var first = UInt64.max, last: UInt64 = 0, received = 0, repeated = 0
         for (channel, handler) in handlers {
-            let (values, firstAt, lastAt) = try await channel.eventLoop.submit {
-                (handler.latencies, handler.firstReceive, handler.lastReceive)
+            let (values, firstAt, lastAt, again) = try await channel.eventLoop.submit {
+                (handler.latencies, handler.firstReceive, handler.lastReceive, handler.repeated)
             }.get()
+            // More than expected is also a delivery that came twice (a server that replayed what
+            // a reconnecting reader already had).
+            repeated += max(again, values.count - expected)
             for value in values { _ = histogram.record(min(value, 120_000_000)) }
             received += values.count
             if !values.isEmpty {
                 first = min(first, firstAt)
                 last = max(last, lastAt)
             }
-            channel.close(promise: nil)
+            if closing { channel.close(promise: nil) }
         }
         return Result(
             connected: handlers.count, failed: connections.failed, connectMilliseconds: connections.milliseconds,
             received: received,
-            firstReceive: first == .max ? 0 : first, lastReceive: last, latencies: histogram)
+            firstReceive: first == .max ? 0 : first, lastReceive: last, latencies: histogram, repeated: repeated)
     }
 
     private func receivedCount(_ handlers: [(any Channel, SubscriberHandler)]) async throws -> Int {
@@ -131,7 +147,7 @@ public final class SubscriberPool: Sendable {
         return total
     }
 
-    private func requestText(_ endpoint: Endpoint) -> String {
+    private func requestText(_ endpoint: Endpoint, extraHeader: String? = nil) -> String {
         var text = "GET \(endpoint.target) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\n"
         switch target.transport {
         case .sse:
@@ -140,7 +156,7 @@ public final class SubscriberPool: Sendable {
             text += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
             text += "Sec-WebSocket-Key: \(Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\r\n"
         }
-        for header in target.subscribeHeaders { text += header + "\r\n" }
+        for header in target.subscribeHeaders + [extraHeader].compactMap({ $0 }) { text += header + "\r\n" }
         return text + "\r\n"
     }
 

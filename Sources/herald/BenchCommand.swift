@@ -37,10 +37,17 @@ struct BenchCommand: AsyncParsableCommand {
         name: .customLong("server-pid"),
         help: "The server's process id, to measure its memory, CPU time and write calls (repeatable: the sum is taken).")
     var serverPids: [Int32] = []
+    @Option(
+        name: .customLong("reconnect-storm"),
+        help: "After the run, drop every subscriber, publish this many events, and reconnect them all at once with their cursors (SSE's Last-Event-ID); 0: no storm.")
+    var stormEvents = 0
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         if subscribeURLs.isEmpty { throw ValidationError("Give at least one --subscribe-url.") }
+        if stormEvents < 0 { throw ValidationError("--reconnect-storm takes a number of events from 0.") }
+        if stormEvents > 0, transport != .sse { throw ValidationError("The reconnect storm resumes SSE readers by Last-Event-ID: use --transport sse.") }
+        if stormEvents > 0, events == 0 { throw ValidationError("The reconnect storm needs --events of at least 1: a reader's cursor is the last event it read.") }
     }
 
     func run() async throws {
@@ -56,7 +63,7 @@ struct BenchCommand: AsyncParsableCommand {
             let share = connections / processes + (index < connections % processes ? 1 : 0)
             var workerTarget = target
             workerTarget.subscribeURL = subscribeURLs[index % subscribeURLs.count]
-            workers.append(try Worker(target: workerTarget, connections: share, events: events))
+            workers.append(try Worker(target: workerTarget, connections: share, events: events, storm: stormEvents))
         }
         for worker in workers { try await worker.waitUntilReady() }
         // Let the server settle before reading its memory.
@@ -66,9 +73,21 @@ struct BenchCommand: AsyncParsableCommand {
         var results: [SubscriberPool.Result] = []
         for worker in workers { results.append(try await worker.finish()) }
         let after = ServerSample(serverPids)
-        let report = BenchReport(
+        var report = BenchReport(
             target: target, events: events, results: results, firstSend: firstSend,
             server: (before, connected, after))
+        if stormEvents > 0 {
+            for worker in workers { try await worker.command("DROP", expecting: "DROPPED") }
+            _ = try await BenchPublisher(target: target).run(count: stormEvents, rate: 0)
+            var storms: [SubscriberPool.StormResult] = []
+            for worker in workers { try worker.send("RECONNECT") }
+            for worker in workers {
+                let line = try await worker.nextLine()
+                guard line.hasPrefix("STORM ") else { throw BenchError("worker failed: \(line)") }
+                storms.append(try JSONDecoder().decode(SubscriberPool.StormResult.self, from: Data(line.dropFirst(6).utf8)))
+            }
+            report.storm = BenchReport.Storm(missedEvents: stormEvents, results: storms)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -86,10 +105,13 @@ private final class Worker: @unchecked Sendable {
     private let output = Pipe()
     private var pending = Data()
 
-    init(target: BenchTarget, connections: Int, events: Int) throws {
+    init(target: BenchTarget, connections: Int, events: Int, storm: Int) throws {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let targetJSON = String(decoding: try JSONEncoder().encode(target), as: UTF8.self)
-        process.arguments = ["bench-worker", "--target", targetJSON, "--connections", "\(connections)", "--events", "\(events)"]
+        process.arguments = [
+            "bench-worker", "--target", targetJSON, "--connections", "\(connections)", "--events", "\(events)",
+            "--storm", "\(storm)",
+        ]
         process.standardInput = input
         process.standardOutput = output
         try process.run()
@@ -101,14 +123,23 @@ private final class Worker: @unchecked Sendable {
     }
 
     func finish() async throws -> SubscriberPool.Result {
-        try input.fileHandleForWriting.write(contentsOf: Data("DONE\n".utf8))
+        try send("DONE")
         let line = try await nextLine()
         guard line.hasPrefix("RESULT ") else { throw BenchError("worker failed: \(line)") }
-        process.waitUntilExit()
         return try JSONDecoder().decode(SubscriberPool.Result.self, from: Data(line.dropFirst(7).utf8))
     }
 
-    private func nextLine() async throws -> String {
+    func send(_ command: String) throws {
+        try input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
+    }
+
+    func command(_ command: String, expecting answer: String) async throws {
+        try send(command)
+        let line = try await nextLine()
+        guard line == answer else { throw BenchError("worker failed: \(line)") }
+    }
+
+    func nextLine() async throws -> String {
         let handle = output.fileHandleForReading
         return try await Task.detached { [self] in
             while true {
@@ -139,6 +170,7 @@ struct BenchWorkerCommand: AsyncParsableCommand {
     @Option var target: String
     @Option var connections: Int
     @Option var events: Int
+    @Option var storm = 0
 
     func run() async throws {
         let target = try JSONDecoder().decode(BenchTarget.self, from: Data(self.target.utf8))
@@ -151,8 +183,18 @@ struct BenchWorkerCommand: AsyncParsableCommand {
         }
         try FileHandle.standardOutput.write(contentsOf: Data("READY\n".utf8))
         _ = readLine()
-        let result = try await pool.collect(opened, expected: events)
+        let result = try await pool.collect(opened, expected: events, closing: storm == 0)
+        try report("RESULT", result)
+        guard storm > 0 else { return }
+        _ = readLine()
+        let cursors = try await pool.drop(opened)
+        try FileHandle.standardOutput.write(contentsOf: Data("DROPPED\n".utf8))
+        _ = readLine()
+        try report("STORM", try await pool.reconnect(cursors, missed: storm))
+    }
+
+    private func report(_ kind: String, _ value: some Encodable) throws {
         try FileHandle.standardOutput.write(
-            contentsOf: Data(("RESULT " + String(decoding: try JSONEncoder().encode(result), as: UTF8.self) + "\n").utf8))
+            contentsOf: Data((kind + " " + String(decoding: try JSONEncoder().encode(value), as: UTF8.self) + "\n").utf8))
     }
 }

@@ -177,6 +177,33 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         #expect(readers.allSatisfy { $0.seqs == Array(1...7) && $0.writes == 4 })
         try loop.syncShutdownGracefully()
     }
+
+    /// With a write delay, an event waits that long for the ones after it, even on an idle loop:
+    /// events within the delay of the first leave with it, and none waits longer.
+    @Test func withAWriteDelayEventsWithinItOfTheFirstLeaveTogether() throws {
+        let loop = EmbeddedEventLoop()
+        let hub = StreamHub(writeDelay: .milliseconds(2))
+        let readers = (0..<300).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
+        hub.observe(.channel("c"), at: 0)
+
+        hub.deliver(event(.channel("c"), 1))
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(readers.allSatisfy { $0.writes == 0 }, "not flushed before the delay")
+        hub.deliver(event(.channel("c"), 2))
+        loop.advanceTime(by: .microseconds(990))
+        #expect(readers.allSatisfy { $0.writes == 0 })
+        // Flushed 128 connections per turn, turns 20 µs apart.
+        loop.advanceTime(by: .microseconds(200))
+        #expect(readers.allSatisfy { $0.seqs == [1, 2] && $0.writes == 1 }, "both at 2 ms after the first")
+
+        hub.deliver(event(.channel("c"), 3))
+        loop.advanceTime(by: .milliseconds(3))
+        hub.deliver(event(.channel("c"), 4))
+        loop.advanceTime(by: .milliseconds(3))
+        #expect(readers.allSatisfy { $0.seqs == [1, 2, 3, 4] && $0.writes == 3 }, "3 ms apart: a write each")
+        try loop.syncShutdownGracefully()
+    }
 }
 
 /// The sequencer fills what the hub reports missing from the store.

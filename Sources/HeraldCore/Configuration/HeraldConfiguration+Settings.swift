@@ -77,6 +77,9 @@ extension HeraldConfiguration {
         .integer(
             "limits.streams-per-connection", \.streamsPerConnection, in: 1...100_000,
             help: "Streams one connection may read at once: SSE channels, /ws subscriptions, Socket.IO channels."),
+        .number(
+            "write-delay-ms", \.writeDelayMilliseconds, in: 0...50,
+            help: "Milliseconds a held connection's first unsent event waits for more to leave in the same write; 0: sent in the next turn of the loop."),
         .integer(
             "heartbeat-seconds", \.heartbeatSeconds, in: 1...3600,
             help: "Seconds between heartbeats on held connections (SSE comment, WebSocket ping)."),

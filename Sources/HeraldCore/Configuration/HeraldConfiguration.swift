@@ -50,6 +50,8 @@ public struct HeraldConfiguration: Sendable {
     public var streamsPerConnection = 100
     /// Seconds between heartbeats on held connections (SSE comments).
     public var heartbeatSeconds = 15
+    /// How long an event waits, unsent, for the events after it to leave in the same write.
+    public var writeDelayMilliseconds = 0.0
     /// Offer permessage-deflate on WebSockets. Off by default: it costs about 87 KB of zlib state
     /// per connection.
     public var webSocketDeflate = false

@@ -13,6 +13,10 @@ import Synchronization
 /// takes what piles up while the loop is busy. Under a flood that never lets the writes catch up,
 /// flushing starts anyway once the oldest unflushed write is `flushWithin` old, so bytes keep
 /// leaving and a connection's buffer never fills with writes it was not allowed to send.
+///
+/// With a `delay` (`write-delay-ms`, Centrifugo's idea), flushing also waits until the oldest
+/// unflushed write is that old, so events published within the delay of each other leave in one
+/// write even when the loop is idle: fewer writes, each event later by up to the delay.
 final class LoopWriter: Sendable {
     /// Writes and flushes done in one turn of the loop before it reads its sockets again. A flush
     /// (one `writev`) costs several writes (appends to the channel's outbound queue).
@@ -24,6 +28,7 @@ final class LoopWriter: Sendable {
     typealias Batch = (event: StreamEvent, subscribers: [(any StreamSubscriber, ByteBuffer)])
 
     let loop: any EventLoop
+    let delay: TimeAmount
 
     /// Filled by any thread; `scheduled` says a turn is queued on the loop, which empties it.
     private let incoming = Mutex<(batches: [Batch], scheduled: Bool)>(([], false))
@@ -44,8 +49,9 @@ final class LoopWriter: Sendable {
 
     private let work: NIOLoopBoundBox<Work>
 
-    init(loop: any EventLoop) {
+    init(loop: any EventLoop, delay: TimeAmount = .zero) {
         self.loop = loop
+        self.delay = delay
         self.work = .makeBoxSendingValue(Work(), eventLoop: loop)
     }
 
@@ -65,14 +71,19 @@ final class LoopWriter: Sendable {
             defer { incoming.batches.removeAll(keepingCapacity: true) }
             return incoming.batches
         }
+        var waitUntil: NIODeadline?
         let more = work.withValue { work -> Bool in
             work.writing.append(contentsOf: arrived)
             write(&work)
-            if work.writing.isEmpty || loop.now - work.unflushedSince >= Self.flushWithin {
+            let age = loop.now - work.unflushedSince
+            if work.writing.isEmpty, !work.unflushed.isEmpty, age < delay {
+                waitUntil = work.unflushedSince + delay
+            } else if work.writing.isEmpty || age >= Self.flushWithin {
                 for _ in 0..<min(Self.flushesPerTurn, work.unflushed.count) { work.unflushed.removeFirst().flush() }
             }
             return !work.isDone
         }
+        if let waitUntil { return nextTurn(at: waitUntil) }
         if more { return nextTurn() }
         let again = incoming.withLock { incoming in
             if incoming.batches.isEmpty { incoming.scheduled = false }
@@ -86,6 +97,10 @@ final class LoopWriter: Sendable {
     /// any is ready), then runs it.
     private func nextTurn() {
         loop.scheduleTask(in: Self.pause) { self.turn() }
+    }
+
+    private func nextTurn(at deadline: NIODeadline) {
+        loop.scheduleTask(deadline: deadline) { self.turn() }
     }
 
     private func write(_ work: inout Work) {

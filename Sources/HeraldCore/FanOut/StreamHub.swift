@@ -51,10 +51,13 @@ public final class StreamHub: Sendable {
     public let metrics: FanOutMetrics
     /// Told of every event first, in the order the hub checks them.
     let recent: RecentEvents?
+    /// `LoopWriter.delay`.
+    let writeDelay: TimeAmount
 
-    public init(metrics: FanOutMetrics = FanOutMetrics(), recent: RecentEvents? = nil) {
+    public init(metrics: FanOutMetrics = FanOutMetrics(), recent: RecentEvents? = nil, writeDelay: TimeAmount = .zero) {
         self.metrics = metrics
         self.recent = recent
+        self.writeDelay = writeDelay
     }
 
     /// Held connections currently subscribed to at least one stream.
@@ -174,7 +177,7 @@ public final class StreamHub: Sendable {
         for (id, entry) in byLoop {
             let writer = writers.withLock { writers in
                 if let writer = writers[id] { return writer }
-                let made = LoopWriter(loop: entry.loop)
+                let made = LoopWriter(loop: entry.loop, delay: writeDelay)
                 writers[id] = made
                 return made
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import HeraldCore
 import RESP
 import SocketIO
@@ -47,7 +48,9 @@ public struct Herald: Sendable {
         self.store = store
         let metrics = HeraldMetrics(clustered: busTransport != nil)
         self.metrics = metrics
-        let hub = StreamHub(metrics: metrics.fanOut, recent: recent)
+        let hub = StreamHub(
+            metrics: metrics.fanOut, recent: recent,
+            writeDelay: .nanoseconds(Int64(configuration.writeDelayMilliseconds * 1_000_000)))
         self.hub = hub
         let sequencer = StreamSequencer(hub: hub, store: store, logger: logger)
         self.sequencer = sequencer
