@@ -88,6 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             report.storm = BenchReport.Storm(missedEvents: stormEvents, results: storms)
         }
+        for worker in workers { worker.waitUntilExit() }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -127,6 +128,10 @@ private final class Worker: @unchecked Sendable {
         let line = try await nextLine()
         guard line.hasPrefix("RESULT ") else { throw BenchError("worker failed: \(line)") }
         return try JSONDecoder().decode(SubscriberPool.Result.self, from: Data(line.dropFirst(7).utf8))
+    }
+
+    func waitUntilExit() {
+        process.waitUntilExit()
     }
 
     func send(_ command: String) throws {

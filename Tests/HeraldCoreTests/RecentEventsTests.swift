@@ -11,8 +11,8 @@ import Testing
     }
 
     private func prime(_ recent: RecentEvents, _ stream: StreamName, from store: SQLiteStore) async throws {
-        #expect(recent.beginPriming(stream))
-        recent.finishPriming(stream, with: try await store.replay(stream, after: 0))
+        let ticket = try #require(recent.beginPriming(stream))
+        recent.finishPriming(ticket, with: try await store.replay(stream, after: 0))
     }
 
     /// Random appends and replaces (some under the same name as earlier events, some after a jump
@@ -46,7 +46,7 @@ import Testing
                     #expect(held.lastSeq == stored.lastSeq)
                     #expect(max(cursor, held.evictedThrough) == max(cursor, stored.evictedThrough), "after \(cursor)")
                     let page = try #require(recent.notifications(in: stream, after: cursor, limit: 3))
-                    #expect(page.notifications == (try await store.notifications(in: stream, after: .seq(cursor), limit: 3)))
+                    #expect(page == (try await store.notifications(in: stream, after: .seq(cursor), limit: 3)))
                 }
                 #expect(answered >= 1, "the newest cursor is always answered")
             }
@@ -60,13 +60,13 @@ import Testing
             _ = try await store.addNotification(to: stream, name: "e", json: "1", mode: .append, at: Date())
             #expect(recent.replay(stream, after: 0) == nil, "not held until primed")
 
-            #expect(recent.beginPriming(stream))
-            #expect(!recent.beginPriming(stream), "one reader primes at a time")
+            let ticket = try #require(recent.beginPriming(stream))
+            #expect(recent.beginPriming(stream) == nil, "one reader primes at a time")
             let snapshot = try await store.replay(stream, after: 0)
             // A write lands after the snapshot was read and before it is handed over.
             let late = try await store.addNotification(to: stream, name: "e", json: "2", mode: .append, at: Date())
             recent.record(StreamEvent(stream: stream, notification: late))
-            recent.finishPriming(stream, with: snapshot)
+            recent.finishPriming(ticket, with: snapshot)
             #expect(recent.replay(stream, after: 0) == nil, "the snapshot misses seq 2: not held")
 
             try await prime(recent, stream, from: store)
@@ -97,19 +97,62 @@ import Testing
             try await prime(recent, stream, from: store)
             #expect(recent.replay(stream, after: 1) == nil)
             #expect(recent.replay(stream, after: 2)?.notifications.map(\.seq) == [3, 4, 5])
-            #expect(recent.notifications(in: stream, after: 4, limit: 10)?.notifications.map(\.seq) == [5])
+            #expect(recent.notifications(in: stream, after: 4, limit: 10)?.map(\.seq) == [5])
         }
     }
 
-    @Test func pastItsCapacityTheOldestHalfOfTheStreamsIsForgotten() {
+    @Test func pastItsCapacityTheOldestHalfOfTheStreamsIsForgotten() throws {
         let recent = RecentEvents(retention: Retention(), streams: 4)
         for index in 0..<5 {
-            let stream = StreamName.channel("s\(index)")
-            #expect(recent.beginPriming(stream))
-            recent.finishPriming(stream, with: StreamReplay(notifications: [], evictedThrough: 0, lastSeq: 0))
+            let ticket = try #require(recent.beginPriming(.channel("s\(index)")))
+            recent.finishPriming(ticket, with: StreamReplay(notifications: [], evictedThrough: 0, lastSeq: 0))
         }
-        #expect(recent.heldStreams == 3)
+        #expect(recent.held.streams == 3)
         #expect(recent.lastSeq(of: .channel("s0")) == nil && recent.lastSeq(of: .channel("s4")) == 0)
+    }
+
+    /// A priming whose slot was forgotten (the streams overflowed) and taken by a later priming
+    /// cannot fill that later one's slot with its older snapshot.
+    @Test func aForgottenPrimingCannotFillTheSlotOfALaterOne() throws {
+        let recent = RecentEvents(retention: Retention(), streams: 2)
+        let stream = StreamName.channel("a")
+        let first = try #require(recent.beginPriming(stream))
+        _ = recent.beginPriming(.channel("b"))
+        _ = recent.beginPriming(.channel("c"))  // over capacity: "a", the oldest, is forgotten
+        // Written after the first snapshot was read, and recorded while "a" had no slot.
+        let written = StreamNotification(id: 1, name: "e", json: "1", timestamp: 0, seq: 1, mode: .append)
+        recent.record(StreamEvent(stream: stream, notification: written))
+        let second = try #require(recent.beginPriming(stream))
+        recent.finishPriming(first, with: StreamReplay(notifications: [], evictedThrough: 0, lastSeq: 0))
+        #expect(recent.lastSeq(of: stream) == nil, "the old snapshot (before seq 1) is not held")
+        recent.finishPriming(second, with: StreamReplay(notifications: [written], evictedThrough: 0, lastSeq: 1))
+        #expect(recent.lastSeq(of: stream) == 1)
+    }
+
+    /// Big payloads: a stream keeps only the newest events that fit its bytes, and a stream whose
+    /// states alone do not fit is not held at all; every byte counted is given back when forgotten.
+    @Test func heldNotificationsStayWithinTheirBytes() throws {
+        let recent = RecentEvents(retention: Retention(), bytesPerStream: 10_000, bytes: 25_000)
+        let big = String(repeating: "x", count: 3_000)
+        let stream = StreamName.channel("big")
+        let events = (1...5).map { StreamNotification(id: $0, name: "e", json: big, timestamp: 0, seq: $0, mode: .append) }
+        let ticket = try #require(recent.beginPriming(stream))
+        recent.finishPriming(ticket, with: StreamReplay(notifications: events, evictedThrough: 0, lastSeq: 5))
+        #expect(recent.replay(stream, after: 2)?.notifications.map(\.seq) == [3, 4, 5])
+        #expect(recent.replay(stream, after: 1) == nil, "seq 2 and before are the store's to answer")
+        #expect(recent.held.bytes < 10_000)
+
+        let states = StreamName.channel("states")
+        let many = (1...4).map { StreamNotification(id: $0, name: "s\($0)", json: big, timestamp: 0, seq: $0, mode: .replace) }
+        let other = try #require(recent.beginPriming(states))
+        recent.finishPriming(other, with: StreamReplay(notifications: many, evictedThrough: 0, lastSeq: 4))
+        #expect(recent.lastSeq(of: states) == nil)
+
+        for index in 0..<6 {
+            let ticket = try #require(recent.beginPriming(.channel("more\(index)")))
+            recent.finishPriming(ticket, with: StreamReplay(notifications: Array(events.prefix(2)), evictedThrough: 0, lastSeq: 2))
+        }
+        #expect(recent.held.bytes <= 25_000)
     }
 }
 

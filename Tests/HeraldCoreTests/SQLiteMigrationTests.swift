@@ -58,4 +58,16 @@ func temporaryDirectory() -> String {
         #expect(replay.notifications.map(\.json) == ["2", "3", "4", "5"])
         #expect(replay.evictedThrough == 1)
     }
+
+    /// The retention reads only what it drops: each of its lookups goes through an index on the
+    /// stream (a plan that scanned the stream's events would read all it keeps, on every event).
+    @Test func theRetentionsLookupsSearchAnIndexOfTheStream() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let plans = try await store.pool.read { db in
+            try [SQLiteStore.agedEventsSQL].map { sql in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: ["s", 0]).map { $0["detail"] as String }
+            }
+        }
+        #expect(plans == [["SEARCH notification USING INDEX notification_event_age (stream=? AND timestamp<?)"]])
+    }
 }

@@ -43,4 +43,17 @@ public struct StreamReplay: Sendable {
         self.evictedThrough = evictedThrough
         self.lastSeq = lastSeq
     }
+
+    /// What a replay of the whole stream (after 0) holds for a reader resuming after `seq`:
+    /// every state, and the events after it.
+    public func after(_ seq: Int64) -> StreamReplay {
+        StreamReplay(
+            notifications: notifications.filter { $0.seq > seq || $0.mode == .replace }, evictedThrough: evictedThrough,
+            lastSeq: lastSeq)
+    }
+
+    /// `HeraldStore.notifications(in:after:limit:)` of a stream's notifications in seq order.
+    public static func page(of notifications: [StreamNotification], after seq: Int64, limit: Int) -> [StreamNotification] {
+        Array(notifications.lazy.filter { $0.seq > seq }.prefix(limit))
+    }
 }

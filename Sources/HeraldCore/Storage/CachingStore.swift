@@ -8,6 +8,8 @@ import Synchronization
 ///
 /// Only found answers are kept: a channel made, or a key created, by another node or by the CLI is
 /// seen at its next lookup. A new way to delete a channel or revoke a token must evict it here.
+/// A token's `User` is kept as first read: its `lastMessageReadTime` goes stale, which nothing
+/// outside the store reads (the store itself reads the column, never this copy).
 ///
 /// Given `recent` (a single node, whose fan-out hears of every write), reads of a stream's
 /// notifications and cursor are answered from it where it holds them, and a stream read from the
@@ -61,36 +63,34 @@ public final class CachingStore: HeraldStore {
     public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
         if let held = recent?.replay(stream, after: seq) { return held }
         guard let snapshot = try await primed(stream) else { return try await base.replay(stream, after: seq) }
-        return StreamReplay(
-            notifications: snapshot.notifications.filter { $0.seq > seq || $0.mode == .replace },
-            evictedThrough: snapshot.evictedThrough, lastSeq: snapshot.lastSeq)
+        return snapshot.after(seq)
     }
 
     public func notifications(in stream: StreamName, after cursor: Cursor, limit: Int) async throws -> [StreamNotification] {
         guard case .seq(let seq) = cursor else { return try await base.notifications(in: stream, after: cursor, limit: limit) }
-        if let held = recent?.notifications(in: stream, after: seq, limit: limit) { return held.notifications }
+        if let held = recent?.notifications(in: stream, after: seq, limit: limit) { return held }
         guard let snapshot = try await primed(stream) else {
             return try await base.notifications(in: stream, after: cursor, limit: limit)
         }
-        return Array(snapshot.notifications.lazy.filter { $0.seq > seq }.prefix(limit))
+        return StreamReplay.page(of: snapshot.notifications, after: seq, limit: limit)
     }
 
+    /// From memory when held; otherwise one row of the store (a whole stream is not read for it).
     public func lastSeq(of stream: StreamName) async throws -> Int64 {
         if let held = recent?.lastSeq(of: stream) { return held }
-        if let snapshot = try await primed(stream) { return snapshot.lastSeq }
         return try await base.lastSeq(of: stream)
     }
 
     /// The whole stream as the store holds it, handed to `recent` to hold from now on; nil if
     /// another caller is already reading it (or nothing is held here).
     private func primed(_ stream: StreamName) async throws -> StreamReplay? {
-        guard let recent, recent.beginPriming(stream) else { return nil }
+        guard let recent, let ticket = recent.beginPriming(stream) else { return nil }
         do {
             let snapshot = try await base.replay(stream, after: 0)
-            recent.finishPriming(stream, with: snapshot)
+            recent.finishPriming(ticket, with: snapshot)
             return snapshot
         } catch {
-            recent.finishPriming(stream, with: nil)
+            recent.finishPriming(ticket, with: nil)
             throw error
         }
     }

@@ -77,7 +77,7 @@ extension Authenticator {
         guard let first = rest.firstIndex(where: { !isBlank($0) }), let last = rest.lastIndex(where: { !isBlank($0) }) else {
             return ""
         }
-        return String(authorization[first...last])
+        return String(decoding: authorization.utf8[first...last], as: UTF8.self)
     }
 
     /// Who a bearer token is: a server key, a personal access token, or a connection token (JWT,
