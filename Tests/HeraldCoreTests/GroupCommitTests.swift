@@ -58,3 +58,25 @@ import Testing
         #expect(try await store.createUser(username: "bob", passwordHash: "h").username == "bob")
     }
 }
+
+/// The write-ahead log is copied into the database off the write path.
+@Suite struct WALCheckpointerTests {
+    @Test func writesDoNotCheckpointAndTheCheckpointerCopiesEverythingSoonAfter() async throws {
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        let autocheckpoint = try await store.writes.write { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") }
+        #expect(autocheckpoint == 0)
+        for index in 0..<300 {
+            _ = try await store.addNotification(
+                to: .channel("c"), name: "e", json: String(repeating: "x", count: 2000) + "\(index)", mode: .append, at: Date())
+        }
+        // Past SQLite's 1,000-page threshold: a commit would have checkpointed by itself before.
+        var last = store.checkpointer.last
+        for _ in 0..<50 where !(last.map { $0.walFrameCount > 0 && $0.checkpointedFrameCount == $0.walFrameCount } ?? false) {
+            try await Task.sleep(for: .milliseconds(100))
+            last = store.checkpointer.last
+        }
+        let copied = try #require(last)
+        #expect(copied.walFrameCount > 0 && copied.checkpointedFrameCount == copied.walFrameCount)
+        #expect(try await store.notifications(in: .channel("c"), after: .beginning, limit: 1000).count == 300)
+    }
+}

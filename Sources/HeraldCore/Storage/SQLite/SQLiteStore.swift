@@ -6,6 +6,7 @@ public final class SQLiteStore: HeraldStore {
     let pool: DatabasePool
     /// Every write goes through it: concurrent writes share a transaction.
     let writes: GroupCommit
+    let checkpointer: WALCheckpointer
     let retention: Retention
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -14,11 +15,14 @@ public final class SQLiteStore: HeraldStore {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Checkpoints are the checkpointer's, off the write path.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         writes = GroupCommit(pool: pool)
         self.retention = retention
         try SQLiteSchema.migrator.migrate(pool)
+        checkpointer = try WALCheckpointer(path: path)
     }
 
     /// Opens `herald.sqlite` inside `directory`, creating the directory if needed.
