@@ -9,22 +9,27 @@ func temporaryDirectory() -> String {
 }
 
 @Suite struct MigrationTests {
-    @Test func aDatabaseFromBeforeTheUnreadColumnIsBackfilledExactly() async throws {
+    /// The path of a database migrated up to `migration` only, holding what `sql` inserts: what an
+    /// older Herald left behind.
+    private func oldDatabase(upTo migration: String, holding sql: String) async throws -> String {
         let directory = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/herald.sqlite"
-        // Build the database as the v2 schema left it, with messages read and unread.
         let old = try DatabaseQueue(path: path)
-        try SQLiteSchema.migrator.migrate(old, upTo: "v2: channels, members, server API keys")
-        try await old.write { db in
-            try db.execute(sql: """
-                INSERT INTO user (id, username, password_hash, created_at, last_message_read_time)
-                    VALUES (1, 'ada', 'h', 0, NULL), (2, 'bob', 'h', 0, 100);
-                INSERT INTO message (sender_id, recipient_id, body, created_at)
-                    VALUES (1, 2, 'read', 50), (1, 2, 'unread', 150), (1, 2, 'unread too', 200), (2, 1, 'for ada', 10);
-                """)
-        }
+        try SQLiteSchema.migrator.migrate(old, upTo: migration)
+        try await old.write { db in try db.execute(sql: sql) }
         try old.close()
+        return path
+    }
+
+    @Test func aDatabaseFromBeforeTheUnreadColumnIsBackfilledExactly() async throws {
+        // The database as the v2 schema left it, with messages read and unread.
+        let path = try await oldDatabase(upTo: "v2: channels, members, server API keys", holding: """
+            INSERT INTO user (id, username, password_hash, created_at, last_message_read_time)
+                VALUES (1, 'ada', 'h', 0, NULL), (2, 'bob', 'h', 0, 100);
+            INSERT INTO message (sender_id, recipient_id, body, created_at)
+                VALUES (1, 2, 'read', 50), (1, 2, 'unread', 150), (1, 2, 'unread too', 200), (2, 1, 'for ada', 10);
+            """)
 
         let store = try SQLiteStore(path: path)
         #expect(try await store.appliedMigrations().contains("v3: unread count kept on the user"))
@@ -35,21 +40,13 @@ func temporaryDirectory() -> String {
     }
 
     @Test func aDatabaseFromBeforeTheEventCountCountsWhatEachStreamKeptAndItsRetentionGoesOn() async throws {
-        let directory = temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/herald.sqlite"
-        let old = try DatabaseQueue(path: path)
-        try SQLiteSchema.migrator.migrate(old, upTo: "v3: unread count kept on the user")
-        try await old.write { db in
-            try db.execute(sql: """
-                INSERT INTO stream (name, last_seq) VALUES ('channel:a', 4), ('channel:b', 1);
-                INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES
-                    ('channel:a', 1, 'e', 'append', '1', 0), ('channel:a', 2, 's', 'replace', '2', 0),
-                    ('channel:a', 3, 'e', 'append', '3', 0), ('channel:a', 4, 'e', 'append', '4', 0),
-                    ('channel:b', 1, 's', 'replace', '1', 0);
-                """)
-        }
-        try old.close()
+        let path = try await oldDatabase(upTo: "v3: unread count kept on the user", holding: """
+            INSERT INTO stream (name, last_seq) VALUES ('channel:a', 4), ('channel:b', 1);
+            INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES
+                ('channel:a', 1, 'e', 'append', '1', 0), ('channel:a', 2, 's', 'replace', '2', 0),
+                ('channel:a', 3, 'e', 'append', '3', 0), ('channel:a', 4, 'e', 'append', '4', 0),
+                ('channel:b', 1, 's', 'replace', '1', 0);
+            """)
 
         let store = try SQLiteStore(path: path, retention: Retention(maxCount: 3, maxAge: 1e9))
         #expect(try await store.appliedMigrations().last == "v4: events indexed for the retention")

@@ -33,31 +33,23 @@ public final class CachingStore: HeraldStore {
     // MARK: Cached
 
     public func channel(named name: String) async throws -> Channel? {
-        if let known = channels[name] { return known }
-        let found = try await base.channel(named: name)
-        if let found { channels.remember(found, for: name) }
-        return found
+        try await channels.value(for: name) { try await base.channel(named: name) }
     }
 
     public func ensureChannel(named name: String, visibility: Channel.Visibility, at now: Date) async throws -> Channel {
-        if let known = channels[name] { return known }
-        let channel = try await base.ensureChannel(named: name, visibility: visibility, at: now)
-        channels.remember(channel, for: name)
+        let channel = try await channels.value(for: name) {
+            try await base.ensureChannel(named: name, visibility: visibility, at: now)
+        }
+        guard let channel else { throw StoreError.unknownChannel }
         return channel
     }
 
     public func hasAPIKey(digest: String) async throws -> Bool {
-        if apiKeys[digest] != nil { return true }
-        let found = try await base.hasAPIKey(digest: digest)
-        if found { apiKeys.remember(true, for: digest) }
-        return found
+        try await apiKeys.value(for: digest) { try await base.hasAPIKey(digest: digest) ? true : nil } ?? false
     }
 
     public func user(accessTokenDigest: String) async throws -> User? {
-        if let known = tokenUsers[accessTokenDigest] { return known }
-        let found = try await base.user(accessTokenDigest: accessTokenDigest)
-        if let found { tokenUsers.remember(found, for: accessTokenDigest) }
-        return found
+        try await tokenUsers.value(for: accessTokenDigest) { try await base.user(accessTokenDigest: accessTokenDigest) }
     }
 
     public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
@@ -165,11 +157,15 @@ final class LookupCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         self.capacity = max(capacity, 2)
     }
 
-    subscript(key: Key) -> Value? {
-        entries.withLock { $0.values[key] }
+    /// The value kept for `key`, or else what `find` finds, kept if it is found.
+    func value(for key: Key, orFind find: () async throws -> Value?) async rethrows -> Value? {
+        if let known = entries.withLock({ $0.values[key] }) { return known }
+        guard let found = try await find() else { return nil }
+        remember(found, for: key)
+        return found
     }
 
-    func remember(_ value: Value, for key: Key) {
+    private func remember(_ value: Value, for key: Key) {
         entries.withLock { entries in
             if entries.values.updateValue(value, forKey: key) != nil { return }
             entries.order.append(key)

@@ -84,14 +84,14 @@ public final class RecentEvents: Sendable {
 
     /// What `HeraldStore.replay(stream, after: seq)` answers, if held.
     public func replay(_ stream: StreamName, after seq: Int64) -> StreamReplay? {
-        held(stream, answering: seq) { held in
+        withHeld(stream, answering: seq) { held in
             StreamReplay(notifications: held.entries, evictedThrough: held.evictedThrough, lastSeq: held.lastSeq).after(seq)
         }
     }
 
     /// What `HeraldStore.notifications(in:after: .seq(seq), limit:)` answers, if held.
     public func notifications(in stream: StreamName, after seq: Int64, limit: Int) -> [StreamNotification]? {
-        held(stream, answering: seq) { StreamReplay.page(of: $0.entries, after: seq, limit: limit) }
+        withHeld(stream, answering: seq) { StreamReplay.page(of: $0.entries, after: seq, limit: limit) }
     }
 
     /// The stream's `lastSeq`, if held.
@@ -102,7 +102,7 @@ public final class RecentEvents: Sendable {
         }
     }
 
-    private func held<T>(_ stream: StreamName, answering seq: Int64, _ answer: (Held) -> T) -> T? {
+    private func withHeld<T>(_ stream: StreamName, answering seq: Int64, _ answer: (Held) -> T) -> T? {
         streams.withLock { streams in
             guard case .held(let held) = streams.slots[stream]?.slot, seq >= held.coveredFrom else { return nil }
             return answer(held)

@@ -102,15 +102,18 @@ extension SQLiteStore {
         let notification = StreamNotification(
             id: db.lastInsertedRowID, name: name, json: json, timestamp: timestamp, seq: seq, mode: mode)
         if mode == .append {
-            try countEvents(db, stream: key, by: 1)
-            try applyRetention(db, stream: key, now: timestamp)
+            try applyRetention(db, stream: key, events: try countEvents(db, stream: key, by: 1) ?? 0, now: timestamp)
         }
         return notification
     }
 
-    private func countEvents(_ db: Database, stream: String, by change: Int) throws {
-        guard change != 0 else { return }
-        try db.cachedStatement(sql: "UPDATE stream SET events = events + ? WHERE name = ?").execute(arguments: [change, stream])
+    /// Moves the stream's count of events by `change`; the count it comes to.
+    @discardableResult
+    private func countEvents(_ db: Database, stream: String, by change: Int) throws -> Int? {
+        guard change != 0 else { return nil }
+        return try Int.fetchOne(
+            try db.cachedStatement(sql: "UPDATE stream SET events = events + ? WHERE name = ? RETURNING events"),
+            arguments: [change, stream])
     }
 
     /// The newest aged event. Named index: left to itself, SQLite answers MAX(seq) by walking
@@ -122,12 +125,10 @@ extension SQLiteStore {
 
     /// Drops events beyond the count or older than the age limit, remembering the highest seq
     /// dropped so a reader resuming from before it can be told it missed something. Reads only
-    /// what it drops (and the stream's count), through the events' indexes.
-    private func applyRetention(_ db: Database, stream: String, now: Double) throws {
+    /// what it drops, through the events' indexes; `events` is how many the stream holds.
+    private func applyRetention(_ db: Database, stream: String, events: Int, now: Double) throws {
         let aged = try Int64.fetchOne(
             try db.cachedStatement(sql: Self.agedEventsSQL), arguments: [stream, now - retention.maxAge])
-        let events = try Int.fetchOne(
-            try db.cachedStatement(sql: "SELECT events FROM stream WHERE name = ?"), arguments: [stream]) ?? 0
         var pushedOut: Int64?
         if events > retention.maxCount {
             pushedOut = try Int64.fetchOne(
