@@ -24,7 +24,12 @@ import Testing
         #expect(json["pingInterval"] as? Int == 300)
         #expect(json["pingTimeout"] as? Int == 200)
         #expect(json["maxPayload"] as? Int == 1000)
-        #expect((json["sid"] as? String)?.count == 20)
+        // 88 random bits in 15 base64url characters: short enough for a Swift string to hold inline.
+        let sid = try #require(json["sid"] as? String)
+        #expect(sid.count == 15)
+        #expect(sid.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        let next = try await client.open()
+        #expect(next["sid"] as? String != sid)
     }
 
     @Test func badRequestsGetTheProtocolsErrorCodes() async {

@@ -14,6 +14,20 @@ import Testing
         #expect(StreamCursors(parsing: ";lobby=3")?.user == nil)
     }
 
+    @Test func channelsAreSetReplacedAndRemovedWhateverTheirOrder() throws {
+        var cursors = StreamCursors(user: 3)
+        for (name, seq) in [("news", 2), ("a", 1), ("lobby", 5), ("news", 7)] { cursors.set(Int64(seq), for: .channel(name)) }
+        #expect(cursors.channels == ["a": 1, "lobby": 5, "news": 7])
+        #expect(cursors == StreamCursors(user: 3, channels: ["news": 7, "lobby": 5, "a": 1]))
+        #expect(cursors != StreamCursors(user: 3, channels: ["news": 7, "lobby": 5]))
+        cursors.remove(.channel("lobby"))
+        cursors.remove(.channel("never-joined"))
+        #expect(cursors.seq(of: .channel("lobby")) == nil && cursors.seq(of: .channel("news")) == 7)
+        #expect(cursors.formatted(for: [.user(1), .channel("news"), .channel("a"), .channel("gone")]) == "3;news=7;a=1;gone=0")
+        // A channel named twice in a cursor: the last one counts.
+        #expect(try #require(StreamCursors(parsing: "0;x=1;x=4")).channels == ["x": 4])
+    }
+
     @Test(arguments: ["-1", "x", "1;lobby", "1;lobby=-2", "1;bad name=2", "1;=2", "1.5", "99999999999999999999"])
     func malformedCursorsAreRefused(text: String) {
         #expect(StreamCursors(parsing: text) == nil)

@@ -46,10 +46,28 @@ public struct EngineResponse: Sendable, Equatable {
 }
 
 /// The request that opened a session, kept for the layers above (authentication, for one).
+///
+/// A session may be held for days, so its query and headers are packed into one array of bytes
+/// rather than kept as two dictionaries of strings (several allocations each); they are unpacked
+/// when asked for.
 public struct EngineHandshake: Sendable {
-    public let query: [String: String]
-    public let headers: [String: String]
+    private let packedQuery: PackedPairs
+    private let packedHeaders: PackedPairs
     public let remoteAddress: String?
     /// "polling" or "websocket": the transport the session started on.
     public let transport: String
+
+    init(query: [String: String], headers: [String: String], remoteAddress: String?, transport: String) {
+        self.packedQuery = PackedPairs(query)
+        self.packedHeaders = PackedPairs(headers)
+        self.remoteAddress = remoteAddress
+        self.transport = transport
+    }
+
+    public var query: [String: String] { packedQuery.dictionary }
+    /// Header names in lower case.
+    public var headers: [String: String] { packedHeaders.dictionary }
+
+    /// One header, by its name in lower case, without unpacking the others.
+    public func header(_ name: String) -> String? { packedHeaders.value(for: name) }
 }

@@ -91,7 +91,8 @@ public final class EngineServer: Sendable {
     /// WebSocket the open packet is sent here; on polling it is the caller's response.
     func open(_ handshake: EngineHandshake, on eventLoop: any EventLoop, webSocket: EngineWebSocketTransport?) -> EngineSession {
         let session = EngineSession(
-            id: configuration.sessionIDPrefix + Self.newSessionID(), eventLoop: eventLoop, handshake: handshake, configuration: configuration, server: self)
+            id: configuration.sessionIDPrefix + Self.newSessionID(), eventLoop: eventLoop, handshake: handshake,
+            configuration: configuration, server: self)
         sessions.withLock { $0[session.id] = session }
         let start: @Sendable () -> Void = { [self] in
             if let webSocket {
@@ -143,11 +144,12 @@ public final class EngineServer: Sendable {
             + #""pingTimeout":\#(configuration.pingTimeoutMilliseconds),"maxPayload":\#(configuration.maxPayload)}"#
     }
 
-    /// 120 random bits, base64url: unguessable, so a sid is as good as a capability.
-    static func newSessionID() -> String {
+    /// 88 random bits, base64url: unguessable, so a sid is as good as a capability. At 15
+    /// characters a Swift string holds it inline, so an id costs a held connection no allocation.
+    public static func newSessionID() -> String {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<15).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString()
+        let bytes = (0..<11).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return String(Data(bytes).base64EncodedString().dropLast())  // the one "=" of 11 bytes
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }
 }

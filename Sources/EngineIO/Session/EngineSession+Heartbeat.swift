@@ -13,7 +13,7 @@ extension EngineSession {
     /// On the event loop, when the session opens.
     func startHeartbeat() {
         lastPong = .now()
-        schedule(at: lastPong + .init(configuration.pingInterval))
+        schedule(at: lastPong + pingInterval)
     }
 
     func pongArrived() {
@@ -28,11 +28,11 @@ extension EngineSession {
             if now >= pongDeadline { return close(.pingTimeout) }
             return schedule(at: pongDeadline)
         }
-        let nextPing = lastPong + .init(configuration.pingInterval)
+        let nextPing = lastPong + pingInterval
         if now < nextPing { return schedule(at: nextPing) }
         write(encodedMessage: Self.ping)
         flush()
-        pongDeadline = now + .init(configuration.pingTimeout)
+        pongDeadline = now + pingTimeout
         schedule(at: pongDeadline!)
     }
 

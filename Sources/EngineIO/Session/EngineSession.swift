@@ -35,7 +35,11 @@ public final class EngineSession: @unchecked Sendable {
     public let id: String
     public let eventLoop: any EventLoop
     public let handshake: EngineHandshake
-    let configuration: EngineConfiguration
+    /// Of the server's configuration, only what a session consults, so a held connection does
+    /// not carry a copy of the whole.
+    let pingInterval: TimeAmount
+    let pingTimeout: TimeAmount
+    let allowsUpgrades: Bool
     private weak var server: EngineServer?
 
     /// Called with each message the client sends. Set it in the server's connection callback.
@@ -60,7 +64,9 @@ public final class EngineSession: @unchecked Sendable {
         self.id = id
         self.eventLoop = eventLoop
         self.handshake = handshake
-        self.configuration = configuration
+        self.pingInterval = .init(configuration.pingInterval)
+        self.pingTimeout = .init(configuration.pingTimeout)
+        self.allowsUpgrades = configuration.allowUpgrades
         self.server = server
     }
 
@@ -266,7 +272,7 @@ public final class EngineSession: @unchecked Sendable {
     /// A WebSocket that names this session: it may probe, then take over from polling.
     func beginUpgrade(_ socket: EngineWebSocketTransport) {
         onLoop { [self] in
-            guard !isClosed, configuration.allowUpgrades, case .polling = transport, probing == nil else {
+            guard !isClosed, allowsUpgrades, case .polling = transport, probing == nil else {
                 return socket.close()
             }
             probing = socket

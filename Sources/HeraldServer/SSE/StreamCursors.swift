@@ -8,11 +8,22 @@ import NIOCore
 /// A connection reading only the user stream uses the plain seq (`17`), as the seeds' clients expect.
 struct StreamCursors: Equatable {
     var user: Int64?
-    var channels: [String: Int64] = [:]
+    /// Each channel's seq, sorted by name. A reader holds one or two: a short list costs each held
+    /// connection less than a dictionary, and is as quick to search at that size.
+    private var positions: [ChannelPosition] = []
+
+    private struct ChannelPosition: Equatable {
+        let name: String
+        var seq: Int64
+    }
 
     init(user: Int64? = nil, channels: [String: Int64] = [:]) {
         self.user = user
-        self.channels = channels
+        for (name, seq) in channels { set(seq, for: .channel(name)) }
+    }
+
+    var channels: [String: Int64] {
+        Dictionary(positions.map { ($0.name, $0.seq) }, uniquingKeysWith: { _, last in last })
     }
 
     /// Parses a cursor; nil when it is malformed (negative, not a number, a bad channel name).
@@ -27,28 +38,34 @@ struct StreamCursors: Equatable {
             let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard pair.count == 2, Channel.problem(withName: String(pair[0])) == nil, let seq = Self.seq(pair[1])
             else { return nil }
-            channels[String(pair[0])] = seq
+            set(seq, for: .channel(String(pair[0])))
         }
     }
 
     func seq(of stream: StreamName) -> Int64? {
         switch stream {
         case .user: user
-        case .channel(let name): channels[name]
+        case .channel(let name): positions.first { $0.name == name }?.seq
         }
     }
 
     mutating func set(_ seq: Int64, for stream: StreamName) {
         switch stream {
         case .user: user = seq
-        case .channel(let name): channels[name] = seq
+        case .channel(let name):
+            let index = positions.firstIndex { $0.name >= name } ?? positions.endIndex
+            if index < positions.endIndex, positions[index].name == name {
+                positions[index].seq = seq
+            } else {
+                positions.insert(ChannelPosition(name: name, seq: seq), at: index)
+            }
         }
     }
 
     mutating func remove(_ stream: StreamName) {
         switch stream {
         case .user: user = nil
-        case .channel(let name): channels[name] = nil
+        case .channel(let name): positions.removeAll { $0.name == name }
         }
     }
 
@@ -67,7 +84,7 @@ struct StreamCursors: Equatable {
             buffer.writeInteger(UInt8(ascii: ";"))
             buffer.writeString(name)
             buffer.writeInteger(UInt8(ascii: "="))
-            buffer.writeString(String(channels[name] ?? 0))
+            buffer.writeString(String(seq(of: .channel(name)) ?? 0))
         }
     }
 

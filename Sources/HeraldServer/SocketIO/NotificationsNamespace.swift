@@ -170,10 +170,10 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
     /// The user behind the connection: the auth payload's token, else the handshake's bearer
     /// token or session cookie.
     private func authenticate(_ socket: SocketIOSocket, auth: JSONValue?) async throws -> (User, ConnectionGrant?) {
-        let headers = socket.handshake.headers
-        var authorization = headers["authorization"]
+        let handshake = socket.handshake
+        var authorization = handshake.header("authorization")
         if let token = auth?["token"]?.stringValue { authorization = "Bearer \(token)" }
-        let cookie = headers["cookie"].flatMap { Cookies.value(named: SessionCookie.name, in: [$0]) }
+        let cookie = handshake.header("cookie").flatMap { Cookies.value(named: SessionCookie.name, in: [$0]) }
         let identified = try await refusing {
             try await herald.authenticator.identify(authorization: authorization, sessionCookie: cookie)
         }

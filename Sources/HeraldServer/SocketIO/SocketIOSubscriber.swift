@@ -10,7 +10,7 @@ import NIOCore
 /// other entry point hops there).
 final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
     let session: EngineSession
-    let encoding = SocketIOFrames.event
+    var encoding: EventEncoding { SocketIOFrames.event }
     /// The user's stream first, then channels in the order joined: the order of the offset.
     private var streams: [StreamName]
     private var gate = StreamGate()

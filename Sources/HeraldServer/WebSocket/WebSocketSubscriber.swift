@@ -10,7 +10,7 @@ import NIOWebSocket
 /// relative to events.
 final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     let channel: any NIOCore.Channel
-    let encoding = WebSocketFrames.event
+    var encoding: EventEncoding { WebSocketFrames.event }
     private var gate = StreamGate()
     private var unflushed = false
     /// Set once a close frame is queued: nothing more is written.

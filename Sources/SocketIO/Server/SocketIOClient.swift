@@ -7,26 +7,29 @@ import NIOCore
 final class SocketIOClient: @unchecked Sendable {
     let session: EngineSession
     let registry: NamespaceRegistry
-    let configuration: SocketIOConfiguration
+    /// How long `emitWithAck` waits when given no timeout.
+    let ackTimeout: Duration
     private var decoder = SocketPacketDecoder()
-    private var sockets: [String: SocketIOSocket] = [:]
+    /// One per namespace joined, rarely more than two: a list costs a held connection less than
+    /// a dictionary.
+    private var sockets: [SocketIOSocket] = []
     /// The last task of each namespace's chain: the next packet's work starts after it. A task
     /// is let go when it ends: a finished one kept here holds its whole stack (about 4 KB).
     private var chains: [String: (number: Int, task: Task<Void, Never>)] = [:]
     private var tasks = 0
     private var connectTimer: Scheduled<Void>?
 
-    init(session: EngineSession, registry: NamespaceRegistry, configuration: SocketIOConfiguration) {
+    init(session: EngineSession, registry: NamespaceRegistry, ackTimeout: Duration) {
         self.session = session
         self.registry = registry
-        self.configuration = configuration
+        self.ackTimeout = ackTimeout
     }
 
     /// Called on the session's loop when it opens.
-    func start() {
+    func start(connectTimeout: Duration) {
         session.onMessage = { [self] message in receive(message) }
         session.onClose = { [self] reason in engineClosed(reason) }
-        connectTimer = session.eventLoop.scheduleTask(in: .init(configuration.connectTimeout)) { [self] in
+        connectTimer = session.eventLoop.scheduleTask(in: .init(connectTimeout)) { [self] in
             if sockets.isEmpty { session.close() }
         }
     }
@@ -43,10 +46,10 @@ final class SocketIOClient: @unchecked Sendable {
         switch packet.kind {
         case .connect: connect(packet)
         case .disconnect:
-            guard let socket = sockets.removeValue(forKey: packet.namespace) else { return }
+            guard let socket = removeSocket(of: packet.namespace) else { return }
             leave(socket, reason: .clientNamespaceDisconnect)
         case .event, .binaryEvent:
-            guard let socket = sockets[packet.namespace], let items = packet.data?.arrayValue else { return }
+            guard let socket = socket(of: packet.namespace), let items = packet.data?.arrayValue else { return }
             let name = items[0].stringValue ?? items[0].description
             let arguments = Array(items.dropFirst())
             let id = packet.id
@@ -58,7 +61,7 @@ final class SocketIOClient: @unchecked Sendable {
                 socket.send(packet: SocketPacket(.ack, namespace: socket.namespace.name, id: id, data: .array(ack)))
             }
         case .ack, .binaryAck:
-            guard let socket = sockets[packet.namespace], let id = packet.id else { return }
+            guard let socket = socket(of: packet.namespace), let id = packet.id else { return }
             socket.acknowledged(id: id, arguments: packet.data?.arrayValue ?? [])
         case .connectError:
             session.close()
@@ -69,21 +72,22 @@ final class SocketIOClient: @unchecked Sendable {
         connectTimer?.cancel()
         connectTimer = nil
         let name = packet.namespace
-        guard sockets[name] == nil else { return }
+        guard socket(of: name) == nil else { return }
         guard let namespace = registry.namespace(name, create: false) else {
             let refusal = SocketPacket(.connectError, namespace: name, data: ["message": "Invalid namespace"])
             return session.send(refusal.encoded())
         }
-        let socket = SocketIOSocket(id: SocketIOSocket.newID(), namespace: namespace, client: self, auth: packet.data)
-        sockets[name] = socket
+        let socket = SocketIOSocket(id: EngineServer.newSessionID(), namespace: namespace, client: self)
+        sockets.append(socket)
+        let auth = packet.data
         chain(name) { [self] in
             do {
-                try await namespace.connect(socket)
+                try await namespace.connect(socket, auth: auth)
                 socket.markConnected()
             } catch {
                 socket.markLeft()
                 session.eventLoop.execute { [self] in
-                    if sockets[name] === socket { sockets[name] = nil }
+                    sockets.removeAll { $0 === socket }
                 }
                 let refused = error as? SocketIOConnectionRefused
                 var body: [(key: String, value: JSONValue)] = [("message", .string(refused?.message ?? "Connection refused"))]
@@ -96,8 +100,8 @@ final class SocketIOClient: @unchecked Sendable {
     /// The server disconnected `socket` (its DISCONNECT packet is sent).
     func serverDisconnected(_ socket: SocketIOSocket) {
         session.eventLoop.execute { [self] in
-            guard sockets[socket.namespace.name] === socket else { return }
-            sockets[socket.namespace.name] = nil
+            guard let index = sockets.firstIndex(where: { $0 === socket }) else { return }
+            sockets.remove(at: index)
             leave(socket, reason: .serverNamespaceDisconnect)
         }
     }
@@ -120,8 +124,17 @@ final class SocketIOClient: @unchecked Sendable {
             case .serverClose: .serverShuttingDown
             case .clientClose, .transportClose: .transportClose
             }
-        for socket in sockets.values { leave(socket, reason: why) }
+        for socket in sockets { leave(socket, reason: why) }
         sockets.removeAll()
+    }
+
+    private func socket(of namespace: String) -> SocketIOSocket? {
+        sockets.first { $0.namespace.name == namespace }
+    }
+
+    private func removeSocket(of namespace: String) -> SocketIOSocket? {
+        guard let index = sockets.firstIndex(where: { $0.namespace.name == namespace }) else { return nil }
+        return sockets.remove(at: index)
     }
 
     /// On the session's loop.

@@ -153,11 +153,11 @@ public final class SocketIONamespace: Sendable {
     // MARK: Lifecycle (called by the socket's client, in order)
 
     /// Runs the connect handlers; on success the socket is a member, in its own room.
-    func connect(_ socket: SocketIOSocket) async throws {
+    func connect(_ socket: SocketIOSocket, auth: JSONValue?) async throws {
         let (object, connectHandlers) = handlers.withLock { ($0.object, $0.connect) }
         do {
-            try await object?.connect(socket, auth: socket.auth)
-            for handler in connectHandlers { try await handler(socket, socket.auth) }
+            try await object?.connect(socket, auth: auth)
+            for handler in connectHandlers { try await handler(socket, auth) }
         } catch {
             // Refused: out of the rooms its handlers joined.
             members.withLock { $0.removeFromRooms(socket.id) }

@@ -25,7 +25,8 @@ public final class SocketIOServer: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.engine = EngineServer(configuration: configuration.engine) { session in
-            SocketIOClient(session: session, registry: registry, configuration: configuration).start()
+            SocketIOClient(session: session, registry: registry, ackTimeout: configuration.ackTimeout)
+                .start(connectTimeout: configuration.connectTimeout)
         }
         _ = registry.namespace("/", create: true)
     }

@@ -10,8 +10,6 @@ public final class SocketIOSocket: Sendable {
     public let namespace: SocketIONamespace
     /// The Engine.IO session underneath, shared by the client's sockets of every namespace.
     public let session: EngineSession
-    /// The auth payload of the CONNECT packet.
-    public let auth: JSONValue?
     let client: SocketIOClient
 
     private struct State {
@@ -28,12 +26,11 @@ public final class SocketIOSocket: Sendable {
 
     private let state = Mutex(State())
 
-    init(id: String, namespace: SocketIONamespace, client: SocketIOClient, auth: JSONValue?) {
+    init(id: String, namespace: SocketIONamespace, client: SocketIOClient) {
         self.id = id
         self.namespace = namespace
         self.client = client
         self.session = client.session
-        self.auth = auth
     }
 
     /// The request that opened the connection: its headers and query.
@@ -81,7 +78,7 @@ public final class SocketIOSocket: Sendable {
     /// `ackTimeout` by default). Throws `SocketIOAckTimeout`, or `SocketIODisconnected` if the
     /// socket leaves first.
     public func emitWithAck(_ event: String, _ arguments: JSONValue..., timeout: Duration? = nil) async throws -> [JSONValue] {
-        let timeout = timeout ?? client.configuration.ackTimeout
+        let timeout = timeout ?? client.ackTimeout
         let id = state.withLock { state -> Int in
             defer { state.nextAckID += 1 }
             return state.nextAckID
@@ -169,12 +166,5 @@ public final class SocketIOSocket: Sendable {
             return Array(state.acks.values)
         }
         for continuation in waiting { continuation.resume(throwing: SocketIODisconnected()) }
-    }
-
-    static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<15).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }
 }
