@@ -94,10 +94,8 @@ public final class SubscriberPool: Sendable {
     }
 
     /// Waits until each connection has `expected` deliveries, or nothing new arrived for `quiet`.
-    /// With `closing`, the connections are closed once counted.
-    public func collect(
-        _ connections: Connections, expected: Int, quiet: Duration = .seconds(5), closing: Bool = true
-    ) async throws -> Result {
+    /// The connections stay open (they close when the worker exits, or with `drop`).
+    public func collect(_ connections: Connections, expected: Int, quiet: Duration = .seconds(5)) async throws -> Result {
         let handlers = connections.handlers
         var lastTotal = -1
         var lastChange = ContinuousClock.now
@@ -127,7 +125,6 @@ public final class SubscriberPool: Sendable {
                 first = min(first, firstAt)
                 last = max(last, lastAt)
             }
-            if closing { channel.close(promise: nil) }
         }
         return Result(
             connected: handlers.count, failed: connections.failed, connectMilliseconds: connections.milliseconds,
