@@ -7,7 +7,9 @@ extension BenchTarget.Transport: ExpressibleByArgument {}
 /// `herald bench`: N subscribers (spread over worker processes, since each process may hold only
 /// so many sockets), M publishes, and the figures: connect time, deliveries/s, publish→receive
 /// latency percentiles, losses, and what the server spent: memory per connection, CPU time per
-/// connect and per delivery, write calls per delivery.
+/// connect and per delivery, write calls per delivery. The server's figures are per connection:
+/// one subscriber is opened and closed before the first reading, so that what the server sets up
+/// once is not divided among them, and the last reading is taken before the subscribers close.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Load-test any SSE or WebSocket server (Herald, Nchan, …).")
@@ -55,6 +57,7 @@ struct BenchCommand: AsyncParsableCommand {
             transport: transport, subscribeURL: subscribeURLs[0], subscribeHeaders: subscribeHeaders,
             webSocketMessages: wsMessages, publishURL: publishURL, publishHeaders: publishHeaders,
             publishBody: publishBody)
+        try await SubscriberPool(target: target).warmUp()
         let before = ServerSample(serverPids)
         // At least a process per URL, each worker subscribing through one of them.
         let processes = max(subscribeURLs.count, (connections + perProcess - 1) / perProcess)

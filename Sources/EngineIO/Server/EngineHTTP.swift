@@ -51,23 +51,24 @@ public struct EngineResponse: Sendable, Equatable {
 /// rather than kept as two dictionaries of strings (several allocations each); they are unpacked
 /// when asked for.
 public struct EngineHandshake: Sendable {
-    private let packedQuery: PackedPairs
-    private let packedHeaders: PackedPairs
+    /// The query's pairs, then the headers'.
+    private let packed: PackedPairs
+    private let queryCount: Int
     public let remoteAddress: String?
     /// "polling" or "websocket": the transport the session started on.
     public let transport: String
 
     init(query: [String: String], headers: [String: String], remoteAddress: String?, transport: String) {
-        self.packedQuery = PackedPairs(query)
-        self.packedHeaders = PackedPairs(headers)
+        self.packed = PackedPairs(Array(query) + Array(headers))
+        self.queryCount = query.count
         self.remoteAddress = remoteAddress
         self.transport = transport
     }
 
-    public var query: [String: String] { packedQuery.dictionary }
+    public var query: [String: String] { packed.dictionary(of: 0..<queryCount) }
     /// Header names in lower case.
-    public var headers: [String: String] { packedHeaders.dictionary }
+    public var headers: [String: String] { packed.dictionary(of: queryCount..<packed.count) }
 
     /// One header, by its name in lower case, without unpacking the others.
-    public func header(_ name: String) -> String? { packedHeaders.value(for: name) }
+    public func header(_ name: String) -> String? { packed.value(for: name, in: queryCount..<packed.count) }
 }

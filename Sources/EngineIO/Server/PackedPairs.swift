@@ -2,8 +2,10 @@
 /// endian) and then its bytes. Any string fits, separators included, in one allocation.
 struct PackedPairs: Sendable {
     private let bytes: [UInt8]
+    /// How many pairs it holds.
+    let count: Int
 
-    init(_ pairs: [String: String]) {
+    init(_ pairs: [(key: String, value: String)]) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(pairs.reduce(0) { $0 + 8 + $1.key.utf8.count + $1.value.utf8.count })
         for (name, value) in pairs {
@@ -11,33 +13,39 @@ struct PackedPairs: Sendable {
             Self.append(value, to: &bytes)
         }
         self.bytes = bytes
+        self.count = pairs.count
     }
 
-    var dictionary: [String: String] {
+    /// The pairs at these positions, as a dictionary (the last of a repeated name wins).
+    func dictionary(of positions: Range<Int>) -> [String: String] {
         var pairs: [String: String] = [:]
-        forEach { name, value in pairs[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self) }
+        forEach(in: positions) { name, value in
+            pairs[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+        }
         return pairs
     }
 
-    func value(for name: String) -> String? {
+    /// The value of the first pair at these positions named `name`.
+    func value(for name: String, in positions: Range<Int>) -> String? {
         var found: String?
         let wanted = Array(name.utf8)
-        forEach { candidate, value in
+        forEach(in: positions) { candidate, value in
             if found == nil, candidate.elementsEqual(wanted) { found = String(decoding: value, as: UTF8.self) }
         }
         return found
     }
 
-    private func forEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
+    private func forEach(in positions: Range<Int>, _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
         var index = bytes.startIndex
         func next() -> ArraySlice<UInt8> {
             let count = bytes[index..<index + 4].reversed().reduce(0) { $0 << 8 | Int($1) }
             defer { index += 4 + count }
             return bytes[index + 4..<index + 4 + count]
         }
-        while index < bytes.endIndex {
+        for position in 0..<positions.upperBound {
             let name = next()
-            body(name, next())
+            let value = next()
+            if position >= positions.lowerBound { body(name, value) }
         }
     }
 

@@ -33,7 +33,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
             streams.append(try await refusing { try await access.readable(name, by: user, grant: grant).stream })
         }
         let subscriber = SocketIOSubscriber(session: socket.session, user: user.stream, metrics: herald.metrics)
-        for stream in streams { subscriber.prepare(stream) }
+        subscriber.prepare(streams)
         herald.hub.subscribe(subscriber, to: streams)
         socket.userData = Connection(user: user, subscriber: subscriber, grant: grant)
         let history: (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
@@ -87,7 +87,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
                 requested.set(seq, for: channel.stream)
             }
             let subscriber = connection.subscriber
-            subscriber.prepare(channel.stream)
+            subscriber.prepare([channel.stream])
             herald.hub.subscribe(subscriber, to: [channel.stream])
             do {
                 let history = try await herald.history.read([channel.stream], after: requested)

@@ -53,9 +53,11 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    /// Holds `stream`'s live events back until `start`; call before subscribing it in the hub.
-    func prepare(_ stream: StreamName) {
-        eventLoop.execute { [self] in gate.hold(stream) }
+    /// Holds the streams' live events back until `start`; call before subscribing them in the hub.
+    func prepare(_ streams: [StreamName]) {
+        eventLoop.execute { [self] in
+            for stream in streams { gate.hold(stream) }
+        }
     }
 
     /// Writes each stream's history after its cursor, then what arrived meanwhile, and goes live.
