@@ -187,6 +187,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WebSocketFrameLayerTests",
+            dependencies: [
+                "WebSocketFrameLayer",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EngineIOTests",
             dependencies: ["EngineIO", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings

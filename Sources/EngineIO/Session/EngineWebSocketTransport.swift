@@ -16,6 +16,8 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
 
     private var role: Role
     private(set) var connection: WebSocketConnection?
+    /// Text packets leave as frames built here (in place, in the room `SocketIOFrames` leaves).
+    private var framed: FramedWriter?
 
     init(role: Role) {
         self.role = role
@@ -23,6 +25,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
 
     func opened(_ connection: WebSocketConnection) {
         self.connection = connection
+        framed = FramedWriter(channel: connection.channel)
         switch role {
         case .opening(let server, let handshake):
             role = .transport(server.open(handshake, on: connection.eventLoop, webSocket: self))
@@ -55,6 +58,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     }
 
     func closed() {
+        framed?.release()
         switch role {
         case .transport(let session), .upgrading(let session): session.webSocketClosed(self)
         case .opening: break
@@ -62,8 +66,15 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     }
 
     func write(_ packet: consuming EngineSession.Outbound, promise: EventLoopPromise<Void>? = nil) {
-        switch packet {
-        case .text(let bytes): connection?.write(.text(bytes), promise: promise)
+        switch consume packet {
+        case .text(let bytes):
+            // A session upgraded from polling may live on another loop than its WebSocket: then
+            // the write hops there as a frame value.
+            if connection?.eventLoop.inEventLoop == true, framed != nil {
+                framed!.write(WebSocketFraming.text(bytes), promise: promise)
+            } else {
+                connection?.write(.text(bytes), promise: promise)
+            }
         case .binary(let bytes): connection?.write(.binary(bytes), promise: promise)
         }
     }

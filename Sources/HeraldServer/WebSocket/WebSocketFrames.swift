@@ -1,12 +1,18 @@
 import Foundation
 import HeraldCore
 import NIOCore
+import WebSocketFrameLayer
 
 /// The server's side of Herald's WebSocket protocol: every frame is a JSON text message with a `type`.
 enum WebSocketFrames {
     /// Events: encoded once per event and shared by every WebSocket reader of the stream.
     static let event = EventEncoding(id: "ws", transport: "ws") { event in
         encode(event, resent: false)
+    }
+
+    /// The same as whole text frames, for connections on Herald's own frame layer.
+    static let framedEvent = EventEncoding(id: "ws.framed", transport: "ws") { event in
+        WebSocketFraming.text(encode(event, resent: false))
     }
 
     static func encode(_ event: StreamEvent, resent: Bool) -> ByteBuffer {

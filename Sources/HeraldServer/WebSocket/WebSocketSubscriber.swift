@@ -1,6 +1,7 @@
 import HeraldCore
 import NIOCore
 import NIOWebSocket
+import WebSocketFrameLayer
 
 /// One `/ws` connection as the hub sees it. Streams are added and removed while it is open; each
 /// new stream is replayed from its cursor while its live events are held back, as for SSE.
@@ -10,7 +11,10 @@ import NIOWebSocket
 /// relative to events.
 final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     let channel: any NIOCore.Channel
-    var encoding: EventEncoding { WebSocketFrames.event }
+    /// On Herald's own frame layer, events arrive framed (once for every reader) and are queued
+    /// as they are; under hummingbird-websocket (permessage-deflate) they go through its handlers.
+    var encoding: EventEncoding { pings ? WebSocketFrames.framedEvent : WebSocketFrames.event }
+    private var framed: FramedWriter?
     private var gate = StreamGate()
     private var unflushed = false
     /// Set once a close frame is queued: nothing more is written.
@@ -30,6 +34,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         self.channel = channel
         self.metrics = metrics
         self.pings = pings
+        self.framed = pings ? FramedWriter(channel: channel) : nil
     }
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
@@ -67,9 +72,9 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     /// meanwhile. `requested` is the client's own cursor, if it gave one.
     func start(_ stream: StreamName, from start: Int64, requested: Int64?, replay: StreamReplay, ack: ByteBuffer) {
         eventLoop.execute { [self] in
-            enqueue(ack)
+            enqueue(message: ack)
             if let requested, requested < replay.evictedThrough {
-                enqueue(WebSocketFrames.reset(stream, cursor: requested, missedThrough: replay.evictedThrough))
+                enqueue(message: WebSocketFrames.reset(stream, cursor: requested, missedThrough: replay.evictedThrough))
                 metrics.resetSent("ws")
             }
             let held = gate.open(stream, at: max(start, replay.evictedThrough))
@@ -78,7 +83,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
                 if gate.isNew(event) {
                     write(event, frame: encoding.encode(event), replaying: true)
                 } else {
-                    enqueue(WebSocketFrames.encode(event, resent: true))
+                    enqueue(message: WebSocketFrames.encode(event, resent: true))
                 }
             }
             for (event, frame) in held where gate.isNew(event) { write(event, frame: frame, replaying: true) }
@@ -93,7 +98,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     /// A frame of the session's own (ack, error, pong), in order with the events.
     func send(_ buffer: ByteBuffer) {
         eventLoop.execute { [self] in
-            enqueue(buffer)
+            enqueue(message: buffer)
             flush()
         }
     }
@@ -105,12 +110,22 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         guard !closing else { return }
         guard replaying || channel.isWritable else { return overflow() }
         gate.advance(event)
-        enqueue(frame)
+        if framed != nil {
+            framed!.write(frame)
+        } else {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+        }
+        unflushed = true
     }
 
-    /// Queues a text frame; it leaves at the next `flush`.
-    private func enqueue(_ buffer: ByteBuffer) {
-        channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: nil)
+    /// Queues a text message of the session's own (an ack, an error, a reset, a resent event); it
+    /// leaves at the next `flush`.
+    private func enqueue(message: ByteBuffer) {
+        if framed != nil {
+            framed!.write(WebSocketFraming.text(message))
+        } else {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: message), promise: nil)
+        }
         unflushed = true
     }
 
