@@ -74,9 +74,7 @@ public struct FramedWriter {
     }
 
     public mutating func write(_ frame: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
-        if encoder == nil {
-            encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
-        }
+        findEncoder()
         if let encoder {
             // A context whose handler has gone (the connection closed) fails the write.
             encoder.write(NIOAny(frame), promise: promise)
@@ -84,6 +82,19 @@ public struct FramedWriter {
             channel.write(unframed, promise: promise)
         } else {
             promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    /// Sends what is queued: the channel's flush, started at the encoder, since nothing above it
+    /// holds writes back.
+    public mutating func flush() {
+        findEncoder()
+        if let encoder { encoder.flush() } else { channel.flush() }
+    }
+
+    private mutating func findEncoder() {
+        if encoder == nil {
+            encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         }
     }
 

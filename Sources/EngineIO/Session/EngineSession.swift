@@ -105,7 +105,7 @@ public final class EngineSession: @unchecked Sendable {
     public func flush() {
         guard !isClosed else { return }
         switch transport {
-        case .webSocket(let socket): socket.connection?.flush()
+        case .webSocket(let socket): socket.flush()
         case .polling: answerWaitingPoll()
         }
     }
@@ -299,7 +299,7 @@ public final class EngineSession: @unchecked Sendable {
                 let waiting = queue
                 queue.removeAll()
                 for packet in waiting { socket.write(packet) }
-                socket.connection?.flush()
+                socket.flush()
             default:
                 // Only the probe and `5` belong on a socket that is still probing.
                 probing = nil

@@ -79,6 +79,14 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
         }
     }
 
+    func flush() {
+        if connection?.eventLoop.inEventLoop == true, framed != nil {
+            framed!.flush()
+        } else {
+            connection?.flush()
+        }
+    }
+
     func send(_ message: WebSocketMessage) {
         connection?.send(message)
     }

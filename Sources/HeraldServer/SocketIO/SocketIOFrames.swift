@@ -1,5 +1,6 @@
 import HeraldCore
 import NIOCore
+import WebSocketFrameLayer
 
 /// How `/notifications` events look on the wire: an Engine.IO message (`4`) holding a Socket.IO
 /// event (`2`) of the namespace, named by the notification, with three arguments and the offset:
@@ -26,8 +27,8 @@ enum SocketIOFrames {
     }
 
     /// The whole message: the shared prefix, then this connection's offset (`cursors` of
-    /// `streams`). Room is left in front for the WebSocket frame header, which NIO's encoder then
-    /// writes in place: the frame leaves as one buffer instead of a header and a body.
+    /// `streams`). Room is left in front for the WebSocket frame header, which the frame layer
+    /// then writes in place (`WebSocketFraming.text`): the frame leaves as one buffer.
     static func complete(_ prefix: ByteBuffer, offset cursors: StreamCursors, of streams: [StreamName]) -> ByteBuffer {
         var message = ByteBufferAllocator().buffer(capacity: headroom + prefix.readableBytes + 24 + 16 * streams.count)
         message.moveWriterIndex(forwardBy: headroom)
@@ -39,8 +40,7 @@ enum SocketIOFrames {
         return message
     }
 
-    /// The longest header of an unmasked frame (RFC 6455 5.2): what a server sends.
-    private static let headroom = 10
+    private static let headroom = WebSocketFraming.maxHeaderLength
 
     /// `herald.reset`: the cursor was older than the retention; what follows is what is kept.
     static func reset(_ stream: StreamName, cursor: Int64, missedThrough: Int64) -> ByteBuffer {

@@ -49,7 +49,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     func flush() {
         guard unflushed else { return }
         unflushed = false
-        channel.flush()
+        if framed != nil { framed!.flush() } else { channel.flush() }
     }
 
     func heartbeat() {
