@@ -68,9 +68,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     func write(_ packet: consuming EngineSession.Outbound, promise: EventLoopPromise<Void>? = nil) {
         switch consume packet {
         case .text(let bytes):
-            // A session upgraded from polling may live on another loop than its WebSocket: then
-            // the write hops there as a frame value.
-            if connection?.eventLoop.inEventLoop == true, framed != nil {
+            if writesFramed {
                 framed!.write(WebSocketFraming.text(bytes), promise: promise)
             } else {
                 connection?.write(.text(bytes), promise: promise)
@@ -80,11 +78,18 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     }
 
     func flush() {
-        if connection?.eventLoop.inEventLoop == true, framed != nil {
+        if writesFramed {
             framed!.flush()
         } else {
             connection?.flush()
         }
+    }
+
+    /// Whether text goes out as frames built here: only on the socket's own loop. A session
+    /// upgraded from polling may live on another loop than its WebSocket; its writes then hop
+    /// there as frame values.
+    private var writesFramed: Bool {
+        connection?.eventLoop.inEventLoop == true && framed != nil
     }
 
     func send(_ message: WebSocketMessage) {

@@ -110,21 +110,21 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         guard !closing else { return }
         guard replaying || channel.isWritable else { return overflow() }
         gate.advance(event)
-        if framed != nil {
-            framed!.write(frame)
-        } else {
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
-        }
-        unflushed = true
+        enqueue(encoded: frame)
     }
 
-    /// Queues a text message of the session's own (an ack, an error, a reset, a resent event); it
-    /// leaves at the next `flush`.
+    /// Queues a text message of the session's own (an ack, an error, a reset, a resent event).
     private func enqueue(message: ByteBuffer) {
+        enqueue(encoded: framed != nil ? WebSocketFraming.text(message) : message)
+    }
+
+    /// Queues a message as `encoding` makes them (a whole frame on Herald's own frame layer, the
+    /// payload otherwise); it leaves at the next `flush`.
+    private func enqueue(encoded: ByteBuffer) {
         if framed != nil {
-            framed!.write(WebSocketFraming.text(message))
+            framed!.write(encoded)
         } else {
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: message), promise: nil)
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: encoded), promise: nil)
         }
         unflushed = true
     }
