@@ -93,8 +93,9 @@ import Testing
 
     @Test func pingsAreAnsweredAndAMissedPongCloses() async throws {
         // A short interval, and a timeout long enough that a busy machine (the whole suite runs in
-        // parallel) never misses a pong the test did send.
-        let engine = Self.echo(pingInterval: .milliseconds(100), pingTimeout: .milliseconds(1500))
+        // parallel, on two cores right after a build) never misses a pong the test did send. The
+        // timeout being the longer of the two also checks that pings keep to the interval.
+        let engine = Self.echo(pingInterval: .milliseconds(100), pingTimeout: .milliseconds(3000))
         var client = PollingClient(engine: engine)
         _ = try await client.open()
         for _ in 0..<3 {
@@ -105,7 +106,7 @@ import Testing
         }
         let ping = await client.poll()
         #expect(ping == (200, "2"), "\(ping)")
-        try await Task.sleep(for: .milliseconds(2000))
+        try await Task.sleep(for: .milliseconds(3500))
         #expect(await client.poll().status == 400)
         #expect(engine.sessionCount == 0)
     }

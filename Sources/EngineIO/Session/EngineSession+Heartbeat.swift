@@ -7,6 +7,10 @@ import NIOCore
 /// time, and the timer, when it fires, works out what is due. Cancelling a timer on NIO's loop
 /// searches every timer of the loop, which, once per pong of every connection, is what an idle
 /// server would spend its time on at tens of thousands of connections.
+///
+/// Only when the next ping is due before the pending timer (a ping timeout longer than the
+/// interval) does a pong schedule a new one; the old one then finds it is no longer the
+/// session's and does nothing.
 extension EngineSession {
     private static let ping = ByteBuffer(string: "2")
 
@@ -19,10 +23,12 @@ extension EngineSession {
     func pongArrived() {
         pongDeadline = nil
         lastPong = .now()
+        let nextPing = lastPong + pingInterval
+        if nextPing < heartbeatAt { schedule(at: nextPing) }
     }
 
-    fileprivate func heartbeatDue() {
-        guard !isClosed else { return }
+    fileprivate func heartbeatDue(_ deadline: NIODeadline) {
+        guard !isClosed, deadline == heartbeatAt else { return }
         let now = NIODeadline.now()
         if let pongDeadline {
             if now >= pongDeadline { return close(.pingTimeout) }
@@ -38,15 +44,17 @@ extension EngineSession {
 
     private func schedule(at deadline: NIODeadline) {
         // Fails only on a loop that is shutting down, when nothing is left to ping.
-        heartbeat = try? eventLoop.scheduleCallback(at: deadline, handler: HeartbeatTimer(session: self))
+        heartbeatAt = deadline
+        heartbeat = try? eventLoop.scheduleCallback(at: deadline, handler: HeartbeatTimer(session: self, deadline: deadline))
     }
 }
 
 /// What the loop calls back: the session, without a closure or promise to allocate per ping.
 private struct HeartbeatTimer: NIOScheduledCallbackHandler, Sendable {
     let session: EngineSession
+    let deadline: NIODeadline
 
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        session.heartbeatDue()
+        session.heartbeatDue(deadline)
     }
 }

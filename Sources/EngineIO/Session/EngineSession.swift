@@ -6,7 +6,7 @@ import WebSocketFrameLayer
 ///
 /// All state lives on `eventLoop`: every entry point hops there, so callbacks (`onMessage`,
 /// `onClose`) arrive there too, in order. A polling session holds no task: a waiting poll is a
-/// promise, the heartbeat two scheduled timers.
+/// promise, the heartbeat one scheduled timer.
 public final class EngineSession: @unchecked Sendable {
     public enum CloseReason: String, Sendable {
         /// The client sent a close packet.
@@ -57,6 +57,7 @@ public final class EngineSession: @unchecked Sendable {
     /// The heartbeat (`EngineSession+Heartbeat.swift`): its one timer, while a ping waits for
     /// its pong the time the pong is due, and when the last pong came.
     var heartbeat: NIOScheduledCallback?
+    var heartbeatAt = NIODeadline.uptimeNanoseconds(0)
     var pongDeadline: NIODeadline?
     var lastPong = NIODeadline.now()
 
