@@ -51,6 +51,22 @@ import Testing
         #expect(!names.contains("c0") && names.contains("c1") && !names.contains("c3"))
     }
 
+    @Test func aLoneWriteThatFailsHalfwayIsUndone() async throws {
+        struct Refused: Error {}
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        // Alone, with the writer idle: it runs on this thread, and must still be all or nothing.
+        await #expect(throws: Refused.self) {
+            try await store.writes.write { db in
+                try db.execute(sql: "INSERT INTO channel (name, visibility, created_at) VALUES ('half', 'public', 0)")
+                throw Refused()
+            }
+        }
+        try await store.writes.write { db in
+            try db.execute(sql: "INSERT INTO channel (name, visibility, created_at) VALUES ('whole', 'public', 0)")
+        }
+        #expect(try await store.channels(limit: 10).map(\.name) == ["whole"])
+    }
+
     @Test func aFailedWriteLeavesTheWriterWorking() async throws {
         let store = try SQLiteStore(directory: temporaryDirectory())
         _ = try await store.createUser(username: "ada", passwordHash: "h")

@@ -145,16 +145,20 @@ public final class RecentEvents: Sendable {
     /// events are handed on.
     public func record(_ event: StreamEvent) {
         streams.withLock { streams in
-            guard let (id, slot) = streams.slots[event.stream].map({ ($0.id, $0.slot) }) else { return }
+            // Taken out of the table while it changes, so its entries are not copied on append.
+            guard let (id, slot) = streams.slots.removeValue(forKey: event.stream) else { return }
             let seq = event.notification.seq
-            switch slot {
+            switch consume slot {
             case .priming(let recorded):
                 streams.slots[event.stream] = (id, .priming(recorded: max(recorded, seq)))
             case .held(var held):
-                if seq <= held.lastSeq { return }
-                guard seq == held.lastSeq + 1 else { return forget(event.stream, in: &streams) }
-                streams.slots[event.stream] = nil  // keeps `held` uniquely referenced while it changes
+                guard seq > held.lastSeq else {
+                    streams.slots[event.stream] = (id, .held(held))
+                    return
+                }
                 streams.bytes -= held.bytes
+                // A seq that does not follow leaves the stream forgotten: it is read from the store again.
+                guard seq == held.lastSeq + 1 else { return }
                 apply(event.notification, to: &held)
                 install(held, for: event.stream, id: id, in: &streams)
             }
@@ -166,16 +170,25 @@ public final class RecentEvents: Sendable {
         held.lastSeq = notification.seq
         if notification.mode == .replace { held.entries.removeAll { $0.name == notification.name } }
         held.entries.append(notification)
-        if notification.mode == .append {
-            let events = held.entries.filter { $0.mode == .append }
-            let aged = events.last { $0.timestamp < notification.timestamp - retention.maxAge }?.seq
-            let pushedOut = events.count > retention.maxCount ? events[events.count - retention.maxCount - 1].seq : nil
-            if let cutoff = [aged, pushedOut].compactMap({ $0 }).max() {
-                held.entries.removeAll { $0.mode == .append && $0.seq <= cutoff }
-                held.evictedThrough = max(held.evictedThrough, cutoff)
-            }
+        if notification.mode == .append, let cutoff = retentionCutoff(in: held.entries, at: notification.timestamp) {
+            held.entries.removeAll { $0.mode == .append && $0.seq <= cutoff }
+            held.evictedThrough = max(held.evictedThrough, cutoff)
         }
         trim(&held)
+    }
+
+    /// The newest event the retention removes once an event written at `now` is in `entries`:
+    /// the last one too old, or the last one past the count. Nil when none goes.
+    private func retentionCutoff(in entries: [StreamNotification], at now: Double) -> Int64? {
+        let events = entries.count { $0.mode == .append }
+        let excess = events - retention.maxCount
+        var cutoff: Int64?
+        var index = 0
+        for entry in entries where entry.mode == .append {
+            index += 1
+            if index <= excess || entry.timestamp < now - retention.maxAge { cutoff = entry.seq }
+        }
+        return cutoff
     }
 
     /// Keeps the newest `eventsPerStream` events, within the stream's bytes; the store answers

@@ -18,15 +18,31 @@ final class GroupCommit: Sendable {
     /// The most writes in one transaction, so a flood still commits (and answers) in steps.
     static let batchLimit = 256
 
+    /// How long the writer must have been idle for a write to run on its caller's thread.
+    static let quietPeriod = Duration.milliseconds(1)
+
     private let pool: DatabasePool
-    private let queue = Mutex<(writes: [any BatchedWrite], draining: Bool)>(([], false))
+    private let queue = Mutex(Queue())
+
+    private struct Queue {
+        var writes: [any BatchedWrite] = []
+        var draining = false
+        /// When the writer last finished; meaningful while not `draining`.
+        var idleSince = ContinuousClock.now
+
+        mutating func stopDraining() {
+            draining = false
+            idleSince = .now
+        }
+    }
 
     init(pool: DatabasePool) {
         self.pool = pool
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        if let result = writeHereIfIdle(body) { return try result.get() }
+        return try await withCheckedThrowingContinuation { continuation in
             let write = QueuedWrite(body: body, continuation: continuation)
             let start = queue.withLock { queue in
                 queue.writes.append(write)
@@ -37,31 +53,62 @@ final class GroupCommit: Sendable {
         }
     }
 
+    /// A write that finds the writer idle, and idle for `quietPeriod`, runs on the calling
+    /// thread: a lone write (one publish, one message) then costs no hop to the writer's thread
+    /// and back, which was most of its latency. It never waits behind other writes (none is
+    /// queued or being written), so the thread is held only for its own statements and commit;
+    /// writes that arrive meanwhile queue, and the writer's thread takes them from here. Under a
+    /// steady stream of writes the writer is never quiet that long, so they all queue and share
+    /// commits: run here, each would commit alone, which measured 15 % fewer messages a second.
+    /// Nil when the writer is busy.
+    private func writeHereIfIdle<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) -> Result<T, any Error>? {
+        let idle = queue.withLock { queue in
+            guard !queue.draining, queue.idleSince.duration(to: .now) >= Self.quietPeriod else { return false }
+            queue.draining = true
+            return true
+        }
+        guard idle else { return nil }
+        let write = InlineWrite(body: body)
+        let failure = pool.writeWithoutTransaction { db in Self.commit(CollectionOfOne(write), in: db) }
+        let more = queue.withLock { queue in
+            if queue.writes.isEmpty { queue.stopDraining() }
+            return !queue.writes.isEmpty
+        }
+        if more { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
+        if let failure { return .failure(failure) }
+        return write.outcome ?? .failure(DatabaseError(message: "a write did not run"))
+    }
+
     /// On the writer's queue: batch after batch until none is waiting.
     private func drain(_ db: Database) {
         while true {
             let batch = queue.withLock { queue -> ArraySlice<any BatchedWrite> in
                 let batch = queue.writes.prefix(Self.batchLimit)
                 queue.writes.removeFirst(batch.count)
-                if batch.isEmpty { queue.draining = false }
+                if batch.isEmpty { queue.stopDraining() }
                 return batch
             }
             if batch.isEmpty { return }
-            var failure: (any Error)?
-            do {
-                try db.inTransaction(.immediate) {
-                    for write in batch {
-                        write.run(db)
-                        // Some errors (a full disk, say) make SQLite roll back the whole transaction:
-                        // the writes before this one are gone too, so the batch fails as one.
-                        guard db.isInsideTransaction else { throw DatabaseError(message: "the transaction was rolled back") }
-                    }
-                    return .commit
-                }
-            } catch {
-                failure = error
-            }
+            let failure = Self.commit(batch, in: db)
             for write in batch { write.finish(failure) }
+        }
+    }
+
+    /// Runs the writes in one transaction; the error that kept it from committing, if any.
+    private static func commit(_ batch: some Collection<any BatchedWrite>, in db: Database) -> (any Error)? {
+        do {
+            try db.inTransaction(.immediate) {
+                for write in batch {
+                    write.run(db)
+                    // Some errors (a full disk, say) make SQLite roll back the whole transaction:
+                    // the writes before this one are gone too, so the batch fails as one.
+                    guard db.isInsideTransaction else { throw DatabaseError(message: "the transaction was rolled back") }
+                }
+                return .commit
+            }
+            return nil
+        } catch {
+            return error
         }
     }
 }
@@ -85,16 +132,7 @@ private final class QueuedWrite<T: Sendable>: BatchedWrite, @unchecked Sendable 
     }
 
     func run(_ db: Database) {
-        do {
-            var value: T?
-            try db.inSavepoint {
-                value = try body(db)
-                return .commit
-            }
-            outcome = value.map { .success($0) }
-        } catch {
-            outcome = .failure(error)
-        }
+        outcome = runInSavepoint(body, db)
     }
 
     func finish(_ commitFailure: (any Error)?) {
@@ -105,5 +143,35 @@ private final class QueuedWrite<T: Sendable>: BatchedWrite, @unchecked Sendable 
         } else {
             continuation.resume(throwing: DatabaseError(message: "a batched write did not run"))
         }
+    }
+}
+
+/// A write run on its caller's thread (`writeHereIfIdle`): its outcome is read back there.
+private final class InlineWrite<T: Sendable>: BatchedWrite, @unchecked Sendable {
+    let body: @Sendable (Database) throws -> T
+    var outcome: Result<T, any Error>?
+
+    init(body: @escaping @Sendable (Database) throws -> T) {
+        self.body = body
+    }
+
+    func run(_ db: Database) {
+        outcome = runInSavepoint(body, db)
+    }
+
+    func finish(_ commitFailure: (any Error)?) {}
+}
+
+/// A write in a savepoint of its own, so that one that throws is undone alone.
+private func runInSavepoint<T>(_ body: (Database) throws -> T, _ db: Database) -> Result<T, any Error>? {
+    do {
+        var value: T?
+        try db.inSavepoint {
+            value = try body(db)
+            return .commit
+        }
+        return value.map { .success($0) }
+    } catch {
+        return .failure(error)
     }
 }
