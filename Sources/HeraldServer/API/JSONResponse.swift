@@ -36,6 +36,11 @@ enum JSONResponse {
         return response(Data(text.utf8), status: .ok)
     }
 
+    /// `{"seq":N}`, a publish's answer: written directly, as it is on every publish's path.
+    static func seq(_ seq: Int64, status: HTTPResponse.Status) -> Response {
+        response(Data(#"{"seq":\#(seq)}"#.utf8), status: status)
+    }
+
     private static func response(_ data: Data, status: HTTPResponse.Status) -> Response {
         Response(
             status: status,

@@ -19,7 +19,7 @@ struct PublishAPI {
         switch try await Publisher(herald: herald).publish(
             publication, by: context.identity, isServerKey: context.isServerKey, publisher: context.publisherKey)
         {
-        case .seq(let seq): return try JSONResponse.encode(["seq": seq], status: .created)
+        case .seq(let seq): return JSONResponse.seq(seq, status: .created)
         case .seqs(let seqs): return try JSONResponse.encode(["seqs": seqs], status: .created)
         }
     }

@@ -69,7 +69,7 @@ struct RoomController {
         }
         let written = try await RoomLine.post(text, by: user, in: room, herald: herald)
         if wantsJSON {
-            return try JSONResponse.encode(["seq": written.seq], status: .created)
+            return JSONResponse.seq(written.seq, status: .created)
         }
         return Response.redirect(to: "/rooms/\(room.name)")
     }
