@@ -33,7 +33,7 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
     let encoding = EventEncoding(id: "counting", transport: "test") { _ in ByteBuffer() }
     private(set) var seqs: [Int64] = []
     private(set) var writes = 0
-    private var unflushed = false
+    private(set) var unflushed = false
     /// Called with each event's seq as it is written.
     var onDeliver: ((Int64) -> Void)?
 
@@ -147,7 +147,8 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
     @Test func eventsThatPileUpBeforeAFlushLeaveInOneWrite() throws {
         let loop = EmbeddedEventLoop()
         let hub = StreamHub()
-        // More than a turn's writes and flushes, so the work spans several turns of the loop.
+        // The embedded loop's clock stands still within a turn, so one turn does all the work here;
+        // the next test splits a fan-out into turns on a real loop.
         let readers = (0..<3000).map { _ in WriteCountingSubscriber(eventLoop: loop) }
         for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
         hub.observe(.channel("c"), at: 0)
@@ -178,6 +179,31 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         try loop.syncShutdownGracefully()
     }
 
+    /// On a real loop, a fan-out far longer than a turn is cut into turns, and the loop runs its
+    /// other work between them; every reader still gets every event once, in order, and flushed.
+    @Test func aFanOutLongerThanATurnLetsTheLoopWorkBetweenTurnsAndReachesEveryone() async throws {
+        let loop = group.next()
+        let hub = StreamHub()
+        let readers = (0..<20_000).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
+        hub.observe(.channel("c"), at: 0)
+        // Published on the loop, so that the writer's first turn and the loop's next piece of
+        // work (counting flushed readers) are queued one behind the other.
+        let flushedWhenTheLoopWasFree = try await loop.flatSubmit {
+            for seq in 1...20 { hub.deliver(event(.channel("c"), Int64(seq))) }
+            return loop.submit { readers.count { $0.writes > 0 } }
+        }.get()
+        #expect(flushedWhenTheLoopWasFree < readers.count)
+
+        var done = false
+        for _ in 0..<400 where !done {
+            done = try await loop.submit { readers.allSatisfy { $0.seqs.count == 20 && !$0.unflushed } }.get()
+            if !done { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        let everyone = try await loop.submit { readers.allSatisfy { $0.seqs == Array(1...20) && $0.writes >= 1 } }.get()
+        #expect(done && everyone)
+    }
+
     /// With a write delay, an event waits that long for the ones after it, even on an idle loop:
     /// events within the delay of the first leave with it, and none waits longer.
     @Test func withAWriteDelayEventsWithinItOfTheFirstLeaveTogether() throws {
@@ -193,7 +219,6 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         hub.deliver(event(.channel("c"), 2))
         loop.advanceTime(by: .microseconds(990))
         #expect(readers.allSatisfy { $0.writes == 0 })
-        // Flushed 128 connections per turn, turns 20 µs apart.
         loop.advanceTime(by: .microseconds(200))
         #expect(readers.allSatisfy { $0.seqs == [1, 2] && $0.writes == 1 }, "both at 2 ms after the first")
 

@@ -3,7 +3,9 @@ import Synchronization
 
 /// The hub's deliveries on one event loop: events are written to their connections in the order
 /// they were queued, and connections are flushed a slice at a time, so that the loop reads its
-/// other sockets (a publisher's next request among them) between slices.
+/// other sockets (a publisher's next request among them) between slices. A slice is what fits in
+/// `turnBudget` of the loop's time, whatever the machine's speed: the loop answers its other
+/// sockets within about that long however large the audience.
 ///
 /// Flushing waits until every queued event is written, so an event that reaches a connection
 /// still waiting for its flush leaves in the same system call as the one before it: under a burst
@@ -18,10 +20,17 @@ import Synchronization
 /// unflushed write is that old, so events published within the delay of each other leave in one
 /// write even when the loop is idle: fewer writes, each event later by up to the delay.
 final class LoopWriter: Sendable {
-    /// Writes and flushes done in one turn of the loop before it reads its sockets again. A flush
-    /// (one `writev`) costs several writes (appends to the channel's outbound queue).
-    static let writesPerTurn = 1024
-    static let flushesPerTurn = 128
+    /// How long one turn writes and flushes before the loop reads its sockets again. Short turns
+    /// also coalesce more: a publisher answered sooner publishes its next event while the
+    /// connections not flushed yet can still take it in the same write. Against the 1,024 writes
+    /// and 128 flushes a turn had before (about 2 ms here), 10 events published back to back to
+    /// 1,000 subscribers left in 0.2 writes per delivery instead of 0.75, at half the server's CPU
+    /// per delivery and 1.6–2 times the deliveries/s; the cost is that an event of such a burst
+    /// waits longer for its write (the median at 10,000 subscribers: about 0.4 s instead of 0.25).
+    static let turnBudget = TimeAmount.microseconds(250)
+    /// Writes and flushes between looks at the clock.
+    static let writesPerCheck = 64
+    static let flushesPerCheck = 8
     static let flushWithin = TimeAmount.milliseconds(5)
     static let pause = TimeAmount.microseconds(20)
 
@@ -67,19 +76,25 @@ final class LoopWriter: Sendable {
 
     /// One slice of work, then the loop's sockets, then the next slice.
     private func turn() {
-        let arrived = incoming.withLock { incoming in
-            defer { incoming.batches.removeAll(keepingCapacity: true) }
-            return incoming.batches
-        }
         var waitUntil: NIODeadline?
         let more = work.withValue { work -> Bool in
-            work.writing.append(contentsOf: arrived)
-            write(&work)
+            let start = loop.now
+            let end = start + Self.turnBudget
+            // Writes that are due to leave share the turn with the writes still to make, or a
+            // large audience's later events would keep the first from leaving at all.
+            let overdue = !work.unflushed.isEmpty && start - work.unflushedSince >= Self.flushWithin
+            let writesEnd = overdue ? start + .nanoseconds(Self.turnBudget.nanoseconds / 2) : end
+            // Events that arrive while the turn writes are written in it too, before any flush:
+            // they leave in the same writes as the ones before them.
+            repeat {
+                work.writing.append(contentsOf: takeArrived())
+                write(&work, until: writesEnd)
+            } while work.writing.isEmpty && loop.now < writesEnd && hasArrived
             let age = loop.now - work.unflushedSince
             if work.writing.isEmpty, !work.unflushed.isEmpty, age < delay {
                 waitUntil = work.unflushedSince + delay
             } else if work.writing.isEmpty || age >= Self.flushWithin {
-                for _ in 0..<min(Self.flushesPerTurn, work.unflushed.count) { work.unflushed.removeFirst().flush() }
+                flush(&work, until: end)
             }
             return !work.isDone
         }
@@ -90,6 +105,17 @@ final class LoopWriter: Sendable {
             return incoming.scheduled
         }
         if again { nextTurn() }
+    }
+
+    private func takeArrived() -> [Batch] {
+        incoming.withLock { incoming in
+            defer { incoming.batches.removeAll(keepingCapacity: true) }
+            return incoming.batches
+        }
+    }
+
+    private var hasArrived: Bool {
+        incoming.withLock { !$0.batches.isEmpty }
     }
 
     /// NIO runs the tasks that tasks queue before it looks at its sockets again, so the next turn
@@ -103,22 +129,30 @@ final class LoopWriter: Sendable {
         loop.scheduleTask(deadline: deadline) { self.turn() }
     }
 
-    private func write(_ work: inout Work) {
-        var budget = Self.writesPerTurn
-        while budget > 0, let batch = work.writing.first {
-            let end = min(batch.subscribers.count, work.next + budget)
+    /// Writes queued events, a check's worth at a time, until `deadline` or none is left.
+    private func write(_ work: inout Work, until deadline: NIODeadline) {
+        while let batch = work.writing.first {
+            let end = min(batch.subscribers.count, work.next + Self.writesPerCheck)
             for (subscriber, frame) in batch.subscribers[work.next..<end] {
                 subscriber.deliver(batch.event, frame: frame)
                 if work.unflushed.isEmpty { work.unflushedSince = loop.now }
                 work.unflushed.append(subscriber)
             }
-            budget -= end - work.next
             if end == batch.subscribers.count {
                 work.writing.removeFirst()
                 work.next = 0
             } else {
                 work.next = end
             }
+            if loop.now >= deadline { return }
         }
+    }
+
+    /// Flushes written connections, oldest first, until `deadline` (at least one check's worth,
+    /// so flushing moves on even when writing took the whole turn) or none is left.
+    private func flush(_ work: inout Work, until deadline: NIODeadline) {
+        repeat {
+            for _ in 0..<min(Self.flushesPerCheck, work.unflushed.count) { work.unflushed.removeFirst().flush() }
+        } while !work.unflushed.isEmpty && loop.now < deadline
     }
 }
