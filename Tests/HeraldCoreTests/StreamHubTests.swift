@@ -179,6 +179,30 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         try loop.syncShutdownGracefully()
     }
 
+    /// Subscribers leaving from anywhere in their loop's list, and coming back, each get exactly
+    /// the events published while subscribed.
+    @Test func subscribersThatLeaveAndComeBackGetOnlyWhatWasPublishedWhileThere() throws {
+        let loop = EmbeddedEventLoop()
+        let hub = StreamHub()
+        let readers = (0..<6).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
+        hub.subscribe(readers[0], to: [.channel("c")])  // twice: still one subscription
+        hub.observe(.channel("c"), at: 0)
+        hub.deliver(event(.channel("c"), 1))
+        hub.unsubscribe(readers[1], from: [.channel("c")])
+        hub.unsubscribeAll(readers[5])
+        hub.unsubscribe(readers[0], from: [.channel("c")])
+        hub.deliver(event(.channel("c"), 2))
+        hub.subscribe(readers[1], to: [.channel("c")])
+        hub.deliver(event(.channel("c"), 3))
+        loop.run()
+        #expect(readers.map(\.seqs) == [[1], [1, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1]])
+        #expect(hub.subscriberCount == 4)
+        for reader in readers { hub.unsubscribeAll(reader) }
+        #expect(hub.subscriberCount == 0 && hub.positions().isEmpty)
+        try loop.syncShutdownGracefully()
+    }
+
     /// On a real loop, a fan-out far longer than a turn is cut into turns, and the loop runs its
     /// other work between them; every reader still gets every event once, in order, and flushed.
     @Test func aFanOutLongerThanATurnLetsTheLoopWorkBetweenTurnsAndReachesEveryone() async throws {

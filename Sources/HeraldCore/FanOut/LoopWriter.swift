@@ -34,7 +34,8 @@ final class LoopWriter: Sendable {
     static let flushWithin = TimeAmount.milliseconds(5)
     static let pause = TimeAmount.microseconds(20)
 
-    typealias Batch = (event: StreamEvent, subscribers: [(any StreamSubscriber, ByteBuffer)])
+    /// An event, its bytes in the subscribers' encoding, and the subscribers (all of this loop).
+    typealias Batch = (event: StreamEvent, frame: ByteBuffer, subscribers: [any StreamSubscriber])
 
     let loop: any EventLoop
     let delay: TimeAmount
@@ -133,8 +134,8 @@ final class LoopWriter: Sendable {
     private func write(_ work: inout Work, until deadline: NIODeadline) {
         while let batch = work.writing.first {
             let end = min(batch.subscribers.count, work.next + Self.writesPerCheck)
-            for (subscriber, frame) in batch.subscribers[work.next..<end] {
-                subscriber.deliver(batch.event, frame: frame)
+            for subscriber in batch.subscribers[work.next..<end] {
+                subscriber.deliver(batch.event, frame: batch.frame)
                 if work.unflushed.isEmpty { work.unflushedSince = loop.now }
                 work.unflushed.append(subscriber)
             }

@@ -29,12 +29,49 @@ public final class StreamHub: Sendable {
     }
 
     private struct Readers {
-        var subscribers: [ObjectIdentifier: any StreamSubscriber] = [:]
+        /// Grouped as the hub hands events on: one group per event loop and encoding, so that an
+        /// event costs the hub a step per group, not per subscriber.
+        var groups: [GroupKey: Group] = [:]
         /// The highest seq handed to these readers; nil until the first reader's history ends.
         var handedOn: Int64?
         /// The highest seq that arrived before then, held back: without a position, the hub
         /// cannot tell whether it comes in order.
         var arrivedEarly: Int64?
+    }
+
+    private struct GroupKey: Hashable {
+        let loop: ObjectIdentifier
+        let encoding: String
+    }
+
+    /// Subscribers of one stream on one event loop, with one encoding. `subscribers` is handed to
+    /// the loop's writer as it is (a copy only if it changes while the writer still holds it).
+    private struct Group {
+        let loop: any EventLoop
+        let encoding: EventEncoding
+        var subscribers: [any StreamSubscriber] = []
+        /// Where each subscriber is in `subscribers`.
+        var positions: [ObjectIdentifier: Int] = [:]
+
+        mutating func add(_ subscriber: any StreamSubscriber) {
+            let id = ObjectIdentifier(subscriber)
+            guard positions[id] == nil else { return }
+            positions[id] = subscribers.count
+            subscribers.append(subscriber)
+        }
+
+        mutating func remove(_ subscriber: any StreamSubscriber) {
+            guard let position = positions.removeValue(forKey: ObjectIdentifier(subscriber)) else { return }
+            let last = subscribers.removeLast()
+            if position < subscribers.count {
+                subscribers[position] = last
+                positions[ObjectIdentifier(last)] = position
+            }
+        }
+    }
+
+    private static func key(_ subscriber: any StreamSubscriber) -> GroupKey {
+        GroupKey(loop: ObjectIdentifier(subscriber.eventLoop), encoding: subscriber.encoding.id)
     }
 
     private struct Registry {
@@ -65,8 +102,13 @@ public final class StreamHub: Sendable {
 
     public func subscribe(_ subscriber: any StreamSubscriber, to streams: [StreamName]) {
         let id = ObjectIdentifier(subscriber)
+        let key = Self.key(subscriber)
         registry.withLock { registry in
-            for stream in streams { registry.byStream[stream, default: Readers()].subscribers[id] = subscriber }
+            for stream in streams {
+                registry.byStream[stream, default: Readers()].groups[
+                    key, default: Group(loop: subscriber.eventLoop, encoding: subscriber.encoding)
+                ].add(subscriber)
+            }
             for stream in streams where registry.bySubscriber[id]?.streams.contains(stream) != true {
                 registry.bySubscriber[id, default: (subscriber, [])].streams.append(stream)
             }
@@ -75,10 +117,14 @@ public final class StreamHub: Sendable {
 
     public func unsubscribe(_ subscriber: any StreamSubscriber, from streams: [StreamName]) {
         let id = ObjectIdentifier(subscriber)
+        let key = Self.key(subscriber)
         registry.withLock { registry in
             for stream in streams {
-                registry.byStream[stream]?.subscribers[id] = nil
-                if registry.byStream[stream]?.subscribers.isEmpty == true { registry.byStream[stream] = nil }
+                registry.byStream[stream]?.groups[key]?.remove(subscriber)
+                if registry.byStream[stream]?.groups[key]?.subscribers.isEmpty == true {
+                    registry.byStream[stream]?.groups[key] = nil
+                }
+                if registry.byStream[stream]?.groups.isEmpty == true { registry.byStream[stream] = nil }
             }
             registry.bySubscriber[id]?.streams.removeAll { streams.contains($0) }
             if registry.bySubscriber[id]?.streams.isEmpty == true { registry.bySubscriber[id] = nil }
@@ -140,7 +186,7 @@ public final class StreamHub: Sendable {
     private func queue(_ event: StreamEvent, acceptingGap: Bool) -> Delivery {
         let seq = event.notification.seq
         var delivery = Delivery.delivered
-        let subscribers = registry.withLock { registry -> [any StreamSubscriber]? in
+        let groups = registry.withLock { registry -> Dictionary<GroupKey, Group>.Values? in
             guard let readers = registry.byStream[event.stream] else { return nil }
             guard let handedOn = readers.handedOn else {
                 registry.byStream[event.stream]!.arrivedEarly = max(readers.arrivedEarly ?? 0, seq)
@@ -156,35 +202,23 @@ public final class StreamHub: Sendable {
                 return nil
             }
             registry.byStream[event.stream]!.handedOn = seq
-            return Array(readers.subscribers.values)
+            return readers.groups.values
         }
-        guard let subscribers else { return delivery }
-        var frames: [EventEncoding: (frame: ByteBuffer, audience: Int)] = [:]
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, subscribers: [(any StreamSubscriber, ByteBuffer)])] = [:]
-        for subscriber in subscribers {
-            let encoding = subscriber.encoding
-            let frame: ByteBuffer
-            if let encoded = frames[encoding] {
-                frame = encoded.frame
-                frames[encoding]!.audience += 1
-            } else {
-                frame = encoding.encode(event)
-                frames[encoding] = (frame, 1)
-            }
-            let loop = subscriber.eventLoop
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].subscribers.append((subscriber, frame))
-        }
-        for (id, entry) in byLoop {
+        guard let groups else { return delivery }
+        var frames: [String: ByteBuffer] = [:]
+        for group in groups {
+            let encoding = group.encoding
+            let frame = frames[encoding.id] ?? encoding.encode(event)
+            frames[encoding.id] = frame
+            let id = ObjectIdentifier(group.loop)
             let writer = writers.withLock { writers in
                 if let writer = writers[id] { return writer }
-                let made = LoopWriter(loop: entry.loop, delay: writeDelay)
+                let made = LoopWriter(loop: group.loop, delay: writeDelay)
                 writers[id] = made
                 return made
             }
-            writer.enqueue((event, entry.subscribers))
-        }
-        for (encoding, encoded) in frames {
-            metrics.delivered(encoded.audience, bytes: encoded.frame.readableBytes, transport: encoding.transport)
+            writer.enqueue((event, frame, group.subscribers))
+            metrics.delivered(group.subscribers.count, bytes: frame.readableBytes, transport: encoding.transport)
         }
         return delivery
     }

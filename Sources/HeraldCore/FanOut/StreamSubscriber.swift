@@ -24,6 +24,8 @@ public struct EventEncoding: Sendable, Hashable {
 /// order events were delivered, so a subscriber keeps its state without locks by touching it only
 /// there. `deliver` only queues the bytes; the hub calls `flush` afterwards, a slice of connections
 /// at a time (`LoopWriter`), so events that reach a connection before its flush leave in one write.
+///
+/// A subscriber's `eventLoop` and `encoding` never change: the hub reads them when it subscribes.
 public protocol StreamSubscriber: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
     var encoding: EventEncoding { get }
