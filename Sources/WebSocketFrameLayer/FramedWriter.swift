@@ -42,7 +42,31 @@ public enum WebSocketFraming {
         return WebSocketFrame(fin: first & 0x80 != 0, opcode: opcode, data: payload)
     }
 
-    private static func headerLength(for length: Int) -> Int {
+    /// A text frame written at the start of `bytes`: the payload goes after the header its
+    /// `maxLength` needs, and moves closer if it turns out shorter. Returns the frame's length.
+    static func writeText(into bytes: UnsafeMutableRawBufferPointer, maxLength: Int,
+        _ writePayload: (UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        let reserved = headerLength(for: maxLength)
+        let length = writePayload(UnsafeMutableRawBufferPointer(rebasing: bytes[reserved...]))
+        precondition(length <= maxLength, "a payload longer than its maxLength")
+        let header = headerLength(for: length)
+        if header != reserved {
+            UnsafeMutableRawPointer(bytes.baseAddress! + header).copyMemory(from: bytes.baseAddress! + reserved, byteCount: length)
+        }
+        bytes[0] = 0x81  // FIN, text
+        if length < 126 {
+            bytes[1] = UInt8(length)
+        } else if length <= Int(UInt16.max) {
+            bytes[1] = 126
+            bytes.storeBytes(of: UInt16(length).bigEndian, toByteOffset: 2, as: UInt16.self)
+        } else {
+            bytes[1] = 127
+            bytes.storeBytes(of: UInt64(length).bigEndian, toByteOffset: 2, as: UInt64.self)
+        }
+        return header + length
+    }
+
+    static func headerLength(for length: Int) -> Int {
         length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
     }
 
@@ -60,14 +84,27 @@ public enum WebSocketFraming {
     }
 }
 
-/// Queues frames built by `WebSocketFraming` on one connection as they are: below NIO's frame
-/// encoder, straight onto the socket's queue, in order with everything else written on the loop.
-/// A delivery is then one buffer in the `writev`, with no frame value, header buffer or handler
-/// call of its own. Use it on the channel's event loop only.
+/// Queues frames on one connection below NIO's frame encoder, straight onto the socket's queue,
+/// in order with everything else written on the loop. Use it on the channel's event loop only.
+///
+/// Two kinds of frame go through it:
+/// - frames built ahead of time by `WebSocketFraming` (`write`), the same bytes for every reader:
+///   each is one buffer in the `writev`, with no frame value, header buffer or handler call of its
+///   own;
+/// - text frames written in place (`writeText`), for messages that differ per connection: every
+///   such frame until the next flush goes into one buffer of the connection's, so a connection
+///   that gets five events before its flush costs one buffer and one `writev` entry, not five.
 public struct FramedWriter {
     private let channel: any Channel
     /// The frame encoder's context: what it writes goes to the socket. Found on first use.
     private var encoder: ChannelHandlerContext?
+    /// Frames written in place since the last flush; nil between flushes, so an idle connection
+    /// holds no buffer.
+    private var pending: ByteBuffer?
+    /// How large the last pending buffer grew (up to `largestFirstGuess`): the next one starts
+    /// that large, so a connection that usually gets a few events per flush rarely grows one.
+    private var lastPendingSize = 0
+    private static let largestFirstGuess = 4096
 
     public init(channel: any Channel) {
         self.channel = channel
@@ -75,6 +112,7 @@ public struct FramedWriter {
 
     public mutating func write(_ frame: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
         findEncoder()
+        writePending()
         if let encoder {
             // A context whose handler has gone (the connection closed) fails the write.
             encoder.write(NIOAny(frame), promise: promise)
@@ -85,10 +123,40 @@ public struct FramedWriter {
         }
     }
 
+    /// Queues a text frame whose payload `writePayload` writes at the start of the bytes it is
+    /// given (at least `maxLength` of them), returning how many it wrote. The whole frame is
+    /// built in one pass over raw memory: a message that differs per connection costs a copy
+    /// and no buffer of its own.
+    public mutating func writeText(maxLength: Int, _ writePayload: (UnsafeMutableRawBufferPointer) -> Int) {
+        findEncoder()
+        guard encoder != nil else {
+            var payload = channel.allocator.buffer(capacity: maxLength)
+            payload.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePayload)
+            return channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
+        }
+        var buffer = pending ?? channel.allocator.buffer(
+            capacity: max(lastPendingSize, maxLength + WebSocketFraming.maxHeaderLength))
+        pending = nil  // the buffer is uniquely held while it is written to
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength + WebSocketFraming.maxHeaderLength) { bytes in
+            WebSocketFraming.writeText(into: bytes, maxLength: maxLength, writePayload)
+        }
+        pending = buffer
+    }
+
+    /// Hands the frames written in place to the socket's queue, behind what is queued there, without
+    /// flushing. Call it before writing to the channel by other means (a close frame) to keep order.
+    public mutating func writePending() {
+        guard let buffer = pending else { return }
+        pending = nil
+        lastPendingSize = min(buffer.readableBytes, Self.largestFirstGuess)
+        encoder?.write(NIOAny(buffer), promise: nil)
+    }
+
     /// Sends what is queued: the channel's flush, started at the encoder, since nothing above it
     /// holds writes back.
     public mutating func flush() {
         findEncoder()
+        writePending()
         if let encoder { encoder.flush() } else { channel.flush() }
     }
 
@@ -101,5 +169,6 @@ public struct FramedWriter {
     /// Lets go of the pipeline once the connection has closed.
     public mutating func release() {
         encoder = nil
+        pending = nil
     }
 }

@@ -14,6 +14,8 @@ public protocol WebSocketMessageReceiver: AnyObject, Sendable {
     func opened(_ connection: WebSocketConnection)
     func received(_ message: WebSocketMessage, on connection: WebSocketConnection)
     func receivedPong()
+    /// The socket's send buffer crossed its watermark: writing more now only piles up.
+    func writabilityChanged(_ isWritable: Bool)
     /// The peer sent a message over the limit; the connection is closing with 1009 after this.
     func refusedOversizedMessage(limit: Int, on connection: WebSocketConnection)
     /// The connection is gone, whoever closed it.
@@ -22,6 +24,7 @@ public protocol WebSocketMessageReceiver: AnyObject, Sendable {
 
 extension WebSocketMessageReceiver {
     public func receivedPong() {}
+    public func writabilityChanged(_ isWritable: Bool) {}
     public func refusedOversizedMessage(limit: Int, on connection: WebSocketConnection) {}
 }
 
@@ -49,6 +52,11 @@ public final class WebSocketMessageHandler: ChannelInboundHandler, @unchecked Se
         let receiver = self.receiver
         context.channel.closeFuture.whenComplete { _ in receiver.closed() }
         receiver.opened(connection)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        receiver.writabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

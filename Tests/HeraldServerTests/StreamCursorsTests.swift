@@ -28,6 +28,24 @@ import Testing
         #expect(try #require(StreamCursors(parsing: "0;x=1;x=4")).channels == ["x": 4])
     }
 
+    /// Socket.IO writes the offset of every event straight into raw memory, sized by
+    /// `maxLength(for:)`: the longest seqs, long names and many channels fit and read back.
+    @Test(arguments: [Int64(0), 9, 10, 99_999, Int64.max])
+    func theOffsetWrittenInPlaceFitsAndReadsBack(seq: Int64) throws {
+        let long = String(repeating: "n", count: 64)
+        let streams: [StreamName] = [.user(1), .channel(long), .channel("a"), .channel("b")]
+        let cursors = StreamCursors(user: seq, channels: [long: seq, "a": 0, "b": Int64.max - seq])
+        let maxLength = cursors.maxLength(for: streams)
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: maxLength, alignment: 1)
+        defer { bytes.deallocate() }
+        let written = cursors.write(for: streams, to: bytes)
+        #expect(written <= maxLength)
+        let text = String(decoding: bytes[..<written], as: UTF8.self)
+        #expect(text == "\(seq);\(long)=\(seq);a=0;b=\(Int64.max - seq)")
+        #expect(StreamCursors(parsing: text) == cursors)
+        #expect(cursors.formatted(for: streams) == text)
+    }
+
     @Test(arguments: ["-1", "x", "1;lobby", "1;lobby=-2", "1;bad name=2", "1;=2", "1.5", "99999999999999999999"])
     func malformedCursorsAreRefused(text: String) {
         #expect(StreamCursors(parsing: text) == nil)

@@ -68,6 +68,56 @@ import Testing
         _ = try channel.finish()
     }
 
+    /// Frames written in place until a flush share one buffer, keep their place among prebuilt
+    /// frames and the encoder's own, and read back whatever their length class, including when
+    /// the length guessed for the header was in another class than the payload turned out.
+    @Test func framesWrittenInPlaceShareOneBufferAndKeepTheirOrder() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(WebSocketFrameEncoder())
+        var writer = FramedWriter(channel: channel)
+        func payload(_ length: Int, _ seed: Int) -> [UInt8] { (0..<length).map { UInt8(truncatingIfNeeded: ($0 + seed) % 94 + 33) } }
+        func inPlace(_ bytes: [UInt8], maxLength: Int) {
+            writer.writeText(maxLength: maxLength) { memory in
+                memory.copyBytes(from: bytes)
+                return bytes.count
+            }
+        }
+        let sizes = [(0, 0), (5, 5), (100, 130), (125, 70_000), (126, 126), (300, 300), (65_535, 65_536), (70_000, 70_000)]
+        inPlace(payload(3, 1), maxLength: 3)
+        writer.write(WebSocketFraming.text(ByteBuffer(string: "prebuilt")))
+        for (length, maxLength) in sizes { inPlace(payload(length, length), maxLength: maxLength) }
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)  // nothing leaves before the flush
+        writer.flush()
+        channel.write(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(string: "encoder's")), promise: nil)
+        inPlace(payload(7, 7), maxLength: 10)
+        writer.flush()
+        var buffers: [ByteBuffer] = []
+        while let part = try channel.readOutbound(as: ByteBuffer.self) { buffers.append(part) }
+        // The first frame, the prebuilt one, the run written in place as one buffer; then the
+        // encoder's frame (header and payload), and the last one.
+        #expect(buffers.count == 6)
+        var wire = ByteBuffer()
+        for var part in buffers { wire.writeBuffer(&part) }
+        let frames = try Self.decoded(wire)
+        let expected = [payload(3, 1), Array("prebuilt".utf8)] + sizes.map { payload($0.0, $0.0) } + [Array("encoder's".utf8), payload(7, 7)]
+        #expect(frames.map { Array($0.data.readableBytesView) } == expected)
+        #expect(frames.map(\.opcode) == Array(repeating: .text, count: 2 + sizes.count) + [.binary, .text])
+        _ = try channel.finish()
+    }
+
+    @Test func withoutNIOsEncoderAFrameWrittenInPlaceIsAFrameValue() throws {
+        let channel = EmbeddedChannel()
+        var writer = FramedWriter(channel: channel)
+        writer.writeText(maxLength: 16) { memory in
+            memory.copyBytes(from: "in place".utf8)
+            return 8
+        }
+        writer.flush()
+        let frame = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(frame.opcode == .text && frame.fin && String(buffer: frame.data) == "in place")
+        _ = try channel.finish()
+    }
+
     /// NIO unlinks a closed connection's handlers; a subscriber that has not heard of the close
     /// yet may still write through the context it kept, and that must not trap.
     @Test func aWriteAfterTheConnectionClosedDoesNotTrap() throws {

@@ -102,7 +102,25 @@ public final class EngineSession: @unchecked Sendable {
         enqueue(.text(encodedMessage))
     }
 
-    /// Sends what `write(encodedMessage:)` queued. On the event loop only.
+    /// Queues a text message packet that `writePacket` writes at the start of the bytes it is
+    /// given (`4` followed by the message, at most `maxLength` bytes), returning how many it
+    /// wrote. For a message that differs per session: on a WebSocket it is framed in place beside
+    /// the session's other such packets since the last flush, so they cost one buffer between
+    /// them. It leaves at the next `flush`. On the event loop only.
+    public func writeMessage(maxLength: Int, _ writePacket: (UnsafeMutableRawBufferPointer) -> Int) {
+        eventLoop.assertInEventLoop()
+        guard !isClosed else { return }
+        switch transport {
+        case .webSocket(let socket):
+            socket.writeText(maxLength: maxLength, writePacket)
+        case .polling:
+            var packet = ByteBufferAllocator().buffer(capacity: maxLength)
+            packet.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePacket)
+            queue.append(.text(packet))
+        }
+    }
+
+    /// Sends what `write(encodedMessage:)` and `writeMessage` queued. On the event loop only.
     public func flush() {
         guard !isClosed else { return }
         switch transport {
@@ -115,7 +133,7 @@ public final class EngineSession: @unchecked Sendable {
     /// socket is writable, or a polling queue is not piling up.
     public var isWritable: Bool {
         switch transport {
-        case .webSocket(let socket): socket.connection?.channel.isWritable ?? false
+        case .webSocket(let socket): socket.isWritable
         case .polling: queue.count < 4096
         }
     }

@@ -16,7 +16,9 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
 
     private var role: Role
     private(set) var connection: WebSocketConnection?
-    /// Text packets leave as frames built here (in place, in the room `SocketIOFrames` leaves).
+    /// Text packets leave as frames built here, when the session lives on the socket's own loop
+    /// (always, unless it was upgraded from a poll served by another loop; then its writes hop to
+    /// the socket's loop as frame values).
     private var framed: FramedWriter?
 
     init(role: Role) {
@@ -25,11 +27,13 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
 
     func opened(_ connection: WebSocketConnection) {
         self.connection = connection
-        framed = FramedWriter(channel: connection.channel)
+        writable = connection.channel.isWritable
         switch role {
         case .opening(let server, let handshake):
+            framed = FramedWriter(channel: connection.channel)
             role = .transport(server.open(handshake, on: connection.eventLoop, webSocket: self))
         case .upgrading(let session):
+            if session.eventLoop === connection.eventLoop { framed = FramedWriter(channel: connection.channel) }
             session.beginUpgrade(self)
         case .transport:
             break
@@ -68,7 +72,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     func write(_ packet: consuming EngineSession.Outbound, promise: EventLoopPromise<Void>? = nil) {
         switch consume packet {
         case .text(let bytes):
-            if writesFramed {
+            if framed != nil {
                 framed!.write(WebSocketFraming.text(bytes), promise: promise)
             } else {
                 connection?.write(.text(bytes), promise: promise)
@@ -77,19 +81,33 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
         }
     }
 
+    /// A text packet written in place by `writePacket` (see `EngineSession.writeMessage`).
+    func writeText(maxLength: Int, _ writePacket: (UnsafeMutableRawBufferPointer) -> Int) {
+        if framed != nil { return framed!.writeText(maxLength: maxLength, writePacket) }
+        guard let connection else { return }
+        var packet = connection.channel.allocator.buffer(capacity: maxLength)
+        packet.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePacket)
+        connection.write(.text(packet))
+    }
+
+    /// Whether the socket takes more without piling up past its watermark. On the socket's own
+    /// loop, as the frame layer last said: a flag, so that the hub's check on every event touches
+    /// no channel (a channel's retain is one of the dearest steps of a delivery).
+    var isWritable: Bool {
+        framed != nil ? writable : connection?.channel.isWritable ?? false
+    }
+    private var writable = true
+
+    func writabilityChanged(_ isWritable: Bool) {
+        writable = isWritable
+    }
+
     func flush() {
-        if writesFramed {
+        if framed != nil {
             framed!.flush()
         } else {
             connection?.flush()
         }
-    }
-
-    /// Whether text goes out as frames built here: only on the socket's own loop. A session
-    /// upgraded from polling may live on another loop than its WebSocket; its writes then hop
-    /// there as frame values.
-    private var writesFramed: Bool {
-        connection?.eventLoop.inEventLoop == true && framed != nil
     }
 
     func send(_ message: WebSocketMessage) {
@@ -97,6 +115,8 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     }
 
     func close() {
+        // Frames written in place go ahead of the close frame.
+        framed?.writePending()
         connection?.close(code: .normalClosure, grace: .seconds(1))
     }
 }

@@ -76,16 +76,56 @@ struct StreamCursors: Equatable {
         return String(buffer: buffer)
     }
 
-    /// `formatted(for:)` written straight into `buffer`, as Socket.IO does for every event: no
-    /// string is made on the way.
+    /// `formatted(for:)` written straight into `buffer`: no string is made on the way.
     func write(for streams: [StreamName], to buffer: inout ByteBuffer) {
-        buffer.writeString(String(user ?? 0))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength(for: streams)) { write(for: streams, to: $0) }
+    }
+
+    /// The most `write(for:to:)` can take for `streams`.
+    func maxLength(for streams: [StreamName]) -> Int {
+        var length = Self.longestSeq
+        for case .channel(let name) in streams.dropFirst() { length += 2 + name.utf8.count + Self.longestSeq }
+        return length
+    }
+
+    /// `formatted(for:)` written at the start of `bytes` (at least `maxLength(for:)` of them), as
+    /// Socket.IO does for every event; returns how many bytes it wrote.
+    func write(for streams: [StreamName], to bytes: UnsafeMutableRawBufferPointer) -> Int {
+        var at = Self.write(user ?? 0, to: bytes, at: 0)
         for case .channel(let name) in streams.dropFirst() {
-            buffer.writeInteger(UInt8(ascii: ";"))
-            buffer.writeString(name)
-            buffer.writeInteger(UInt8(ascii: "="))
-            buffer.writeString(String(seq(of: .channel(name)) ?? 0))
+            bytes[at] = UInt8(ascii: ";")
+            at += 1
+            for byte in name.utf8 {
+                bytes[at] = byte
+                at += 1
+            }
+            bytes[at] = UInt8(ascii: "=")
+            at = Self.write(seq(of: .channel(name)) ?? 0, to: bytes, at: at + 1)
         }
+        return at
+    }
+
+    private static let longestSeq = 20  // "-9223372036854775808"
+
+    /// `seq` in decimal at `index` of `bytes`; returns the index after it.
+    private static func write(_ seq: Int64, to bytes: UnsafeMutableRawBufferPointer, at index: Int) -> Int {
+        var at = index
+        if seq < 0 {
+            bytes[at] = UInt8(ascii: "-")
+            at += 1
+        }
+        var rest = seq.magnitude
+        var digits = 1
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        rest = seq.magnitude
+        for place in stride(from: at + digits - 1, through: at, by: -1) {
+            bytes[place] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        return at + digits
     }
 
     /// A seq as `Cursor` reads one; a timestamp is not a stream cursor here.

@@ -1,6 +1,6 @@
+import EngineIO
 import HeraldCore
 import NIOCore
-import WebSocketFrameLayer
 
 /// How `/notifications` events look on the wire: an Engine.IO message (`4`) holding a Socket.IO
 /// event (`2`) of the namespace, named by the notification, with three arguments and the offset:
@@ -26,21 +26,22 @@ enum SocketIOFrames {
         return ByteBuffer(string: text)
     }
 
-    /// The whole message: the shared prefix, then this connection's offset (`cursors` of
-    /// `streams`). Room is left in front for the WebSocket frame header, which the frame layer
-    /// then writes in place (`WebSocketFraming.text`): the frame leaves as one buffer.
-    static func complete(_ prefix: ByteBuffer, offset cursors: StreamCursors, of streams: [StreamName]) -> ByteBuffer {
-        var message = ByteBufferAllocator().buffer(capacity: headroom + prefix.readableBytes + 24 + 16 * streams.count)
-        message.moveWriterIndex(forwardBy: headroom)
-        message.moveReaderIndex(forwardBy: headroom)
-        message.writeImmutableBuffer(prefix)
-        message.writeStaticString(",\"")
-        cursors.write(for: streams, to: &message)
-        message.writeStaticString("\"]")
-        return message
+    /// Writes the whole message to `session`: the shared prefix, then this connection's offset
+    /// (`cursors` of `streams`), in one pass over raw memory. On a WebSocket it is framed in place
+    /// beside the connection's other messages since its last flush (`FramedWriter.writeText`),
+    /// so a burst of events costs a connection one buffer, not one per event.
+    static func write(_ prefix: ByteBuffer, offset cursors: StreamCursors, of streams: [StreamName], to session: EngineSession) {
+        let prefixLength = prefix.readableBytes
+        session.writeMessage(maxLength: prefixLength + 4 + cursors.maxLength(for: streams)) { message in
+            prefix.withUnsafeReadableBytes { message.copyMemory(from: $0) }
+            message[prefixLength] = UInt8(ascii: ",")
+            message[prefixLength + 1] = UInt8(ascii: "\"")
+            let end = prefixLength + 2 + cursors.write(for: streams, to: UnsafeMutableRawBufferPointer(rebasing: message[(prefixLength + 2)...]))
+            message[end] = UInt8(ascii: "\"")
+            message[end + 1] = UInt8(ascii: "]")
+            return end + 2
+        }
     }
-
-    private static let headroom = WebSocketFraming.maxHeaderLength
 
     /// `herald.reset`: the cursor was older than the retention; what follows is what is kept.
     static func reset(_ stream: StreamName, cursor: Int64, missedThrough: Int64) -> ByteBuffer {

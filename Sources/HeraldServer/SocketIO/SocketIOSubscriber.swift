@@ -73,9 +73,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
             }
             for (stream, replay) in replays {
                 if let asked = requested.seq(of: stream), asked < replay.evictedThrough {
-                    enqueue(SocketIOFrames.complete(
-                        SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough),
-                        offset: gate.cursors, of: streams))
+                    enqueue(SocketIOFrames.reset(stream, cursor: asked, missedThrough: replay.evictedThrough))
                     metrics.resetSent("socketio")
                 }
                 for notification in replay.notifications {
@@ -85,7 +83,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
                     if gate.isNew(event) {
                         write(event, frame: encoding.encode(event), replaying: true)
                     } else {
-                        enqueue(SocketIOFrames.complete(encoding.encode(event), offset: gate.cursors, of: streams))
+                        enqueue(encoding.encode(event))
                     }
                 }
                 for (event, frame) in held[stream] ?? [] where gate.isNew(event) { write(event, frame: frame, replaying: true) }
@@ -108,11 +106,12 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         guard !closing else { return }
         guard replaying || session.isWritable else { return overflow() }
         gate.advance(event)
-        enqueue(SocketIOFrames.complete(frame, offset: gate.cursors, of: streams))
+        enqueue(frame)
     }
 
-    private func enqueue(_ message: consuming ByteBuffer) {
-        session.write(encodedMessage: message)
+    /// Queues a message whose prefix is `prefix`, completed with the offset as it stands.
+    private func enqueue(_ prefix: ByteBuffer) {
+        SocketIOFrames.write(prefix, offset: gate.cursors, of: streams, to: session)
         unflushed = true
     }
 
