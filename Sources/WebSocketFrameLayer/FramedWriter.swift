@@ -98,13 +98,8 @@ public struct FramedWriter {
     private let channel: any Channel
     /// The frame encoder's context: what it writes goes to the socket. Found on first use.
     private var encoder: ChannelHandlerContext?
-    /// Frames written in place since the last flush; nil between flushes, so an idle connection
-    /// holds no buffer.
-    private var pending: ByteBuffer?
-    /// How large the last pending buffer grew (up to `largestFirstGuess`): the next one starts
-    /// that large, so a connection that usually gets a few events per flush rarely grows one.
-    private var lastPendingSize = 0
-    private static let largestFirstGuess = 4096
+    /// Frames written in place since the last flush.
+    private var pending = PendingBytes()
 
     public init(channel: any Channel) {
         self.channel = channel
@@ -134,21 +129,15 @@ public struct FramedWriter {
             payload.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePayload)
             return channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
         }
-        var buffer = pending ?? channel.allocator.buffer(
-            capacity: max(lastPendingSize, maxLength + WebSocketFraming.maxHeaderLength))
-        pending = nil  // the buffer is uniquely held while it is written to
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength + WebSocketFraming.maxHeaderLength) { bytes in
+        pending.append(maxLength: maxLength + WebSocketFraming.maxHeaderLength, allocator: channel.allocator) { bytes in
             WebSocketFraming.writeText(into: bytes, maxLength: maxLength, writePayload)
         }
-        pending = buffer
     }
 
     /// Hands the frames written in place to the socket's queue, behind what is queued there, without
     /// flushing. Call it before writing to the channel by other means (a close frame) to keep order.
     public mutating func writePending() {
-        guard let buffer = pending else { return }
-        pending = nil
-        lastPendingSize = min(buffer.readableBytes, Self.largestFirstGuess)
+        guard let buffer = pending.take() else { return }
         encoder?.write(NIOAny(buffer), promise: nil)
     }
 
@@ -169,6 +158,6 @@ public struct FramedWriter {
     /// Lets go of the pipeline once the connection has closed.
     public mutating func release() {
         encoder = nil
-        pending = nil
+        pending.removeAll()
     }
 }

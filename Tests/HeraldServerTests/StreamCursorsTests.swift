@@ -46,6 +46,24 @@ import Testing
         #expect(cursors.formatted(for: streams) == text)
     }
 
+    /// A multi-stream SSE reader's id line is written in place, as its own chunk: its size in hex
+    /// is right on both sides of every change in its number of digits, and it reads back.
+    @Test(arguments: [1, 5, 6, 7, 240, 241, 242, 300])
+    func theCompositeIDWrittenInPlaceIsAWholeChunk(nameLength: Int) throws {
+        let name = String(repeating: "c", count: nameLength)
+        let streams: [StreamName] = [.user(1), .channel(name)]
+        let cursors = StreamCursors(user: 3, channels: [name: 12])
+        let line = "id: 3;\(name)=12\n"
+        for chunked in [true, false] {
+            let maxLength = SSEFrame.maxIDLength(cursors, for: streams)
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: maxLength, alignment: 1)
+            defer { bytes.deallocate() }
+            let written = SSEFrame.writeID(cursors, for: streams, chunked: chunked, into: bytes)
+            let text = String(decoding: bytes[..<written], as: UTF8.self)
+            #expect(text == (chunked ? String(line.utf8.count, radix: 16) + "\r\n" + line + "\r\n" : line))
+        }
+    }
+
     @Test(arguments: ["-1", "x", "1;lobby", "1;lobby=-2", "1;bad name=2", "1;=2", "1.5", "99999999999999999999"])
     func malformedCursorsAreRefused(text: String) {
         #expect(StreamCursors(parsing: text) == nil)

@@ -55,6 +55,50 @@ enum SSEFrame {
         ByteBuffer(string: "id: \(id)\n")
     }
 
+    /// The most `writeID` writes for `streams`.
+    static func maxIDLength(_ cursors: StreamCursors, for streams: [StreamName]) -> Int {
+        chunkOverhead + 5 + cursors.maxLength(for: streams)
+    }
+
+    /// A multi-stream reader's `id: 17;lobby=5` line written at the start of `bytes` (at least
+    /// `maxIDLength` of them), as its own HTTP/1.1 chunk when `chunked`; returns its length.
+    /// Written in place for every event, with no string or buffer made on the way.
+    static func writeID(_ cursors: StreamCursors, for streams: [StreamName], chunked: Bool, into bytes: UnsafeMutableRawBufferPointer) -> Int {
+        func line(at start: Int) -> Int {
+            for (offset, byte) in "id: ".utf8.enumerated() { bytes[start + offset] = byte }
+            let end = start + 4 + cursors.write(for: streams, to: UnsafeMutableRawBufferPointer(rebasing: bytes[(start + 4)...]))
+            bytes[end] = UInt8(ascii: "\n")
+            return end + 1 - start
+        }
+        guard chunked else { return line(at: 0) }
+        // The chunk's size goes first, so the line is written after the room its longest size
+        // needs, and moved closer if its size takes fewer digits.
+        let reserved = hexDigits(maxIDLength(cursors, for: streams))
+        let length = line(at: reserved + 2)
+        let digits = hexDigits(length)
+        if digits != reserved {
+            UnsafeMutableRawPointer(bytes.baseAddress! + digits + 2).copyMemory(from: bytes.baseAddress! + reserved + 2, byteCount: length)
+        }
+        var rest = length
+        for place in stride(from: digits - 1, through: 0, by: -1) {
+            bytes[place] = hex[rest & 0xF]
+            rest >>= 4
+        }
+        bytes[digits] = UInt8(ascii: "\r")
+        bytes[digits + 1] = UInt8(ascii: "\n")
+        bytes[digits + 2 + length] = UInt8(ascii: "\r")
+        bytes[digits + 3 + length] = UInt8(ascii: "\n")
+        return digits + 4 + length
+    }
+
+    /// A chunk's size line and closing CRLF, at most (16 hex digits).
+    private static let chunkOverhead = 20
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    private static func hexDigits(_ value: Int) -> Int {
+        max(1, (Int.bitWidth - value.leadingZeroBitCount + 3) / 4)
+    }
+
     static let heartbeat = ByteBuffer(string: ": heartbeat\n\n")
 
     /// The zero-size chunk that ends a chunked body cleanly.

@@ -1,6 +1,7 @@
 import HeraldCore
 import NIOCore
 import NIOHTTPTypes
+import WebSocketFrameLayer
 
 /// One `GET /api/events` connection, fed by the hub.
 ///
@@ -31,6 +32,8 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     let encoding: EventEncoding
     private var cursors = StreamCursors()
     private var pending: [(StreamEvent, ByteBuffer)]? = []
+    /// On a raw connection, what is written until the next flush, in one buffer.
+    private var outbox = PendingBytes()
     private var unflushed = false
     private let ended: EventLoopPromise<Void>
 
@@ -60,6 +63,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
     func flush() {
         guard unflushed else { return }
         unflushed = false
+        if let bytes = outbox.take() { channel.write(bytes, promise: nil) }
         channel.flush()
     }
 
@@ -123,10 +127,17 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         // The outbound buffer is the connection's queue, bounded by the channel's write watermark.
         guard replaying || channel.isWritable else { return disconnect() }
         cursors.set(seq, for: event.stream)
-        if streams.count > 1 {
-            send(SSEFrame.id(cursors.formatted(for: streams)), framed: false)
+        guard case .raw(let chunked) = framing else {
+            if streams.count > 1 { send(SSEFrame.id(cursors.formatted(for: streams)), framed: false) }
+            return send(frame, framed: true)
         }
-        send(frame, framed: true)
+        if streams.count > 1 {
+            outbox.append(maxLength: SSEFrame.maxIDLength(cursors, for: streams), allocator: channel.allocator) { [cursors, streams] bytes in
+                SSEFrame.writeID(cursors, for: streams, chunked: chunked, into: bytes)
+            }
+        }
+        outbox.append(frame, allocator: channel.allocator)
+        unflushed = true
     }
 
     private func writeReset(stream: StreamName, cursor: Int64, evictedThrough: Int64) {
@@ -145,7 +156,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         case .responseBody:
             channel.write(HTTPResponsePart.body(buffer), promise: nil)
         case .raw(let chunked):
-            channel.write(chunked && !framed ? SSEFrame.chunk(buffer) : buffer, promise: nil)
+            outbox.append(chunked && !framed ? SSEFrame.chunk(buffer) : buffer, allocator: channel.allocator)
         }
         unflushed = true
     }
