@@ -87,10 +87,13 @@ final class LoopWriter: Sendable {
             let writesEnd = overdue ? start + .nanoseconds(Self.turnBudget.nanoseconds / 2) : end
             // Events that arrive while the turn writes are written in it too, before any flush:
             // they leave in the same writes as the ones before them.
+            var arrived = takeArrived()
             repeat {
-                work.writing.append(contentsOf: takeArrived())
+                work.writing.append(contentsOf: arrived)
                 write(&work, until: writesEnd)
-            } while work.writing.isEmpty && loop.now < writesEnd && hasArrived
+                guard work.writing.isEmpty, loop.now < writesEnd else { break }
+                arrived = takeArrived()
+            } while !arrived.isEmpty
             let age = loop.now - work.unflushedSince
             if work.writing.isEmpty, !work.unflushed.isEmpty, age < delay {
                 waitUntil = work.unflushedSince + delay
@@ -113,10 +116,6 @@ final class LoopWriter: Sendable {
             defer { incoming.batches.removeAll(keepingCapacity: true) }
             return incoming.batches
         }
-    }
-
-    private var hasArrived: Bool {
-        incoming.withLock { !$0.batches.isEmpty }
     }
 
     /// NIO runs the tasks that tasks queue before it looks at its sockets again, so the next turn

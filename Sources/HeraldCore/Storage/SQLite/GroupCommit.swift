@@ -43,7 +43,7 @@ final class GroupCommit: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         if let result = writeHereIfIdle(body) { return try result.get() }
         return try await withCheckedThrowingContinuation { continuation in
-            let write = QueuedWrite(body: body, continuation: continuation)
+            let write = PendingWrite(body: body, continuation: continuation)
             let start = queue.withLock { queue in
                 queue.writes.append(write)
                 defer { queue.draining = true }
@@ -68,15 +68,14 @@ final class GroupCommit: Sendable {
             return true
         }
         guard idle else { return nil }
-        let write = InlineWrite(body: body)
+        let write = PendingWrite(body: body)
         let failure = pool.writeWithoutTransaction { db in Self.commit(CollectionOfOne(write), in: db) }
         let more = queue.withLock { queue in
             if queue.writes.isEmpty { queue.stopDraining() }
             return !queue.writes.isEmpty
         }
         if more { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
-        if let failure { return .failure(failure) }
-        return write.outcome ?? .failure(DatabaseError(message: "a write did not run"))
+        return write.result(failure)
     }
 
     /// On the writer's queue: batch after batch until none is waiting.
@@ -120,58 +119,39 @@ private protocol BatchedWrite: Sendable {
     func finish(_ commitFailure: (any Error)?)
 }
 
-/// `outcome` is written by `run` and read by `finish`, both on the writer's queue, one after the other.
-private final class QueuedWrite<T: Sendable>: BatchedWrite, @unchecked Sendable {
+/// One write and what came of it. `outcome` is written by `run` and read after the commit, on the
+/// writer's queue (`finish`), or on the caller's thread for a write run there (`result`).
+private final class PendingWrite<T: Sendable>: BatchedWrite, @unchecked Sendable {
     let body: @Sendable (Database) throws -> T
-    let continuation: CheckedContinuation<T, any Error>
-    var outcome: Result<T, any Error>?
+    /// Who waits for it: nil for a write run on its caller's thread, which reads `result` itself.
+    let continuation: CheckedContinuation<T, any Error>?
+    private var outcome: Result<T, any Error>?
 
-    init(body: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+    init(body: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, any Error>? = nil) {
         self.body = body
         self.continuation = continuation
     }
 
+    /// In a savepoint of its own, so that a write that throws is undone alone.
     func run(_ db: Database) {
-        outcome = runInSavepoint(body, db)
+        do {
+            var value: T?
+            try db.inSavepoint {
+                value = try body(db)
+                return .commit
+            }
+            outcome = value.map { .success($0) }
+        } catch {
+            outcome = .failure(error)
+        }
+    }
+
+    func result(_ commitFailure: (any Error)?) -> Result<T, any Error> {
+        if let commitFailure { return .failure(commitFailure) }
+        return outcome ?? .failure(DatabaseError(message: "a batched write did not run"))
     }
 
     func finish(_ commitFailure: (any Error)?) {
-        if let commitFailure {
-            continuation.resume(throwing: commitFailure)
-        } else if let outcome {
-            continuation.resume(with: outcome)
-        } else {
-            continuation.resume(throwing: DatabaseError(message: "a batched write did not run"))
-        }
-    }
-}
-
-/// A write run on its caller's thread (`writeHereIfIdle`): its outcome is read back there.
-private final class InlineWrite<T: Sendable>: BatchedWrite, @unchecked Sendable {
-    let body: @Sendable (Database) throws -> T
-    var outcome: Result<T, any Error>?
-
-    init(body: @escaping @Sendable (Database) throws -> T) {
-        self.body = body
-    }
-
-    func run(_ db: Database) {
-        outcome = runInSavepoint(body, db)
-    }
-
-    func finish(_ commitFailure: (any Error)?) {}
-}
-
-/// A write in a savepoint of its own, so that one that throws is undone alone.
-private func runInSavepoint<T>(_ body: (Database) throws -> T, _ db: Database) -> Result<T, any Error>? {
-    do {
-        var value: T?
-        try db.inSavepoint {
-            value = try body(db)
-            return .commit
-        }
-        return value.map { .success($0) }
-    } catch {
-        return .failure(error)
+        continuation?.resume(with: result(commitFailure))
     }
 }
