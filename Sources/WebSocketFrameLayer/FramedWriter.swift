@@ -5,28 +5,20 @@ import NIOWebSocket
 /// the same bytes on every connection: it is framed once (`WebSocketFraming.text`) and each
 /// connection queues those bytes as they are, through its `FramedWriter`.
 public enum WebSocketFraming {
-    /// The longest header of an unmasked frame (RFC 6455 5.2): room to leave before a message
-    /// that is to be framed in place.
+    /// The longest header of an unmasked frame (RFC 6455 5.2).
     public static let maxHeaderLength = 10
 
-    /// `payload` as one text frame: framed in place when the room before its readable bytes holds
-    /// the header and no one else holds the bytes, else copied behind a header.
-    public static func text(_ payload: consuming ByteBuffer) -> ByteBuffer {
+    /// `payload` as one text frame, in a buffer of its own.
+    public static func text(_ payload: ByteBuffer) -> ByteBuffer {
         let length = payload.readableBytes
-        let headerLength = headerLength(for: length)
-        var framed = payload
-        let inPlace: Bool? = framed.modifyIfUniquelyOwned { buffer in
-            guard buffer.readerIndex >= headerLength else { return false }
-            buffer.moveReaderIndex(to: buffer.readerIndex - headerLength)
-            writeTextHeader(for: length, into: &buffer, at: buffer.readerIndex)
-            return true
+        var frame = ByteBufferAllocator().buffer(capacity: maxHeaderLength + length)
+        frame.writeWithUnsafeMutableBytes(minimumWritableBytes: maxHeaderLength + length) { bytes in
+            writeText(into: bytes, maxLength: length) { memory in
+                payload.withUnsafeReadableBytes { memory.copyMemory(from: $0) }
+                return length
+            }
         }
-        if inPlace == true { return framed }
-        var copy = ByteBufferAllocator().buffer(capacity: headerLength + length)
-        copy.moveWriterIndex(forwardBy: headerLength)
-        writeTextHeader(for: length, into: &copy, at: 0)
-        copy.writeImmutableBuffer(framed)
-        return copy
+        return frame
     }
 
     /// The frame `text` built, read back: for a pipeline without NIO's frame encoder to write it
@@ -69,23 +61,12 @@ public enum WebSocketFraming {
     static func headerLength(for length: Int) -> Int {
         length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
     }
-
-    private static func writeTextHeader(for length: Int, into buffer: inout ByteBuffer, at index: Int) {
-        buffer.setInteger(UInt8(0x81), at: index)  // FIN, text
-        if length < 126 {
-            buffer.setInteger(UInt8(length), at: index + 1)
-        } else if length <= Int(UInt16.max) {
-            buffer.setInteger(UInt8(126), at: index + 1)
-            buffer.setInteger(UInt16(length), at: index + 2)
-        } else {
-            buffer.setInteger(UInt8(127), at: index + 1)
-            buffer.setInteger(UInt64(length), at: index + 2)
-        }
-    }
 }
 
 /// Queues frames on one connection below NIO's frame encoder, straight onto the socket's queue,
 /// in order with everything else written on the loop. Use it on the channel's event loop only.
+/// Frames written in place join the socket's queue at the next `write`, `writePending` or
+/// `flush`: write anything else that must follow them after one of those.
 ///
 /// Two kinds of frame go through it:
 /// - frames built ahead of time by `WebSocketFraming` (`write`), the same bytes for every reader:
@@ -132,6 +113,7 @@ public struct FramedWriter {
         pending.append(maxLength: maxLength + WebSocketFraming.maxHeaderLength, allocator: channel.allocator) { bytes in
             WebSocketFraming.writeText(into: bytes, maxLength: maxLength, writePayload)
         }
+        if let large = pending.takeIfLarge() { encoder?.write(NIOAny(large), promise: nil) }
     }
 
     /// Hands the frames written in place to the socket's queue, behind what is queued there, without

@@ -5,13 +5,17 @@ import NIOCore
 /// cost a copy into that buffer instead of a buffer each, and five events before a flush leave
 /// as one buffer in the `writev`, not five. Used by `FramedWriter` and by SSE connections.
 ///
-/// Between flushes it holds no buffer, so an idle connection pays nothing for it.
+/// Between flushes it holds no buffer, so an idle connection pays nothing for it. What it holds
+/// is not yet in the socket's queue, so the channel's write watermark does not count it: past
+/// `handOverSize` the owner hands it over without waiting for the flush (`takeIfLarge`), so a
+/// long replay or a long write delay still meets the watermark.
 public struct PendingBytes {
     private var buffer: ByteBuffer?
     /// How large the last buffer grew (up to `largestFirstGuess`): the next one starts that large,
     /// so a connection that usually gets a few events per flush rarely grows one.
     private var lastSize = 0
     private static let largestFirstGuess = 4096
+    public static let handOverSize = 64 * 1024
 
     public init() {}
 
@@ -40,6 +44,12 @@ public struct PendingBytes {
         buffer = nil
         lastSize = min(bytes.readableBytes, Self.largestFirstGuess)
         return bytes
+    }
+
+    /// `take()`, once what is held reaches `handOverSize`.
+    public mutating func takeIfLarge() -> ByteBuffer? {
+        guard let bytes = buffer, bytes.readableBytes >= Self.handOverSize else { return nil }
+        return take()
     }
 
     public mutating func removeAll() {

@@ -16,6 +16,9 @@ public protocol WebSocketMessageReceiver: AnyObject, Sendable {
     func receivedPong()
     /// The socket's send buffer crossed its watermark: writing more now only piles up.
     func writabilityChanged(_ isWritable: Bool)
+    /// The frame layer is about to send its close frame (the peer closed, or broke the protocol):
+    /// whatever the receiver holds back for its next flush must be written now or never.
+    func closing()
     /// The peer sent a message over the limit; the connection is closing with 1009 after this.
     func refusedOversizedMessage(limit: Int, on connection: WebSocketConnection)
     /// The connection is gone, whoever closed it.
@@ -25,6 +28,7 @@ public protocol WebSocketMessageReceiver: AnyObject, Sendable {
 extension WebSocketMessageReceiver {
     public func receivedPong() {}
     public func writabilityChanged(_ isWritable: Bool) {}
+    public func closing() {}
     public func refusedOversizedMessage(limit: Int, on connection: WebSocketConnection) {}
 }
 
@@ -64,11 +68,11 @@ public final class WebSocketMessageHandler: ChannelInboundHandler, @unchecked Se
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text, .binary:
-            guard message == nil else { return connection.close(code: .protocolError) }
+            guard message == nil else { return close(connection, code: .protocolError) }
             messageIsText = frame.opcode == .text
             message = frame.unmaskedData
         case .continuation:
-            guard message != nil else { return connection.close(code: .protocolError) }
+            guard message != nil else { return close(connection, code: .protocolError) }
             var more = frame.unmaskedData
             message!.writeBuffer(&more)
         case .ping:
@@ -79,22 +83,27 @@ public final class WebSocketMessageHandler: ChannelInboundHandler, @unchecked Se
             receiver.receivedPong()
             return
         case .connectionClose:
-            return connection.close(code: .normalClosure)
+            return close(connection, code: .normalClosure)
         default:
-            return connection.close(code: .protocolError)
+            return close(connection, code: .protocolError)
         }
         if let message, message.readableBytes > limit {
             self.message = nil
             receiver.refusedOversizedMessage(limit: limit, on: connection)
-            return connection.close(code: .messageTooLarge)
+            return close(connection, code: .messageTooLarge)
         }
         guard frame.fin, let complete = message else { return }
         message = nil
         // RFC 6455 section 8.1: a text message that is not UTF-8 fails the connection (1007).
         if messageIsText, String(validating: complete.readableBytesView, as: UTF8.self) == nil {
-            return connection.close(code: .dataInconsistentWithMessage)
+            return close(connection, code: .dataInconsistentWithMessage)
         }
         receiver.received(messageIsText ? .text(complete) : .binary(complete), on: connection)
+    }
+
+    private func close(_ connection: WebSocketConnection, code: WebSocketErrorCode) {
+        receiver.closing()
+        connection.close(code: code)
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

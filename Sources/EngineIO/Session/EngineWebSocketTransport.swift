@@ -61,8 +61,14 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
         if case .transport(let session) = role { session.refuseOversized() }
     }
 
+    func closing() {
+        // Frames written in place go ahead of the frame layer's close frame.
+        if framed != nil { framed!.writePending() }
+    }
+
     func closed() {
-        framed?.release()
+        // Only when set: a transport without one may be read from the session's other loop.
+        if framed != nil { framed!.release() }
         switch role {
         case .transport(let session), .upgrading(let session): session.webSocketClosed(self)
         case .opening: break
@@ -77,7 +83,10 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
             } else {
                 connection?.write(.text(bytes), promise: promise)
             }
-        case .binary(let bytes): connection?.write(.binary(bytes), promise: promise)
+        case .binary(let bytes):
+            // Behind the text frames written in place before it.
+            if framed != nil { framed!.writePending() }
+            connection?.write(.binary(bytes), promise: promise)
         }
     }
 
@@ -116,7 +125,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
 
     func close() {
         // Frames written in place go ahead of the close frame.
-        framed?.writePending()
+        if framed != nil { framed!.writePending() }
         connection?.close(code: .normalClosure, grace: .seconds(1))
     }
 }

@@ -132,11 +132,12 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
             return send(frame, framed: true)
         }
         if streams.count > 1 {
-            outbox.append(maxLength: SSEFrame.maxIDLength(cursors, for: streams), allocator: channel.allocator) { [cursors, streams] bytes in
+            outbox.append(maxLength: SSEFrame.maxIDLength(cursors, for: streams), allocator: channel.allocator) { bytes in
                 SSEFrame.writeID(cursors, for: streams, chunked: chunked, into: bytes)
             }
         }
         outbox.append(frame, allocator: channel.allocator)
+        if let large = outbox.takeIfLarge() { channel.write(large, promise: nil) }
         unflushed = true
     }
 
@@ -157,6 +158,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
             channel.write(HTTPResponsePart.body(buffer), promise: nil)
         case .raw(let chunked):
             outbox.append(chunked && !framed ? SSEFrame.chunk(buffer) : buffer, allocator: channel.allocator)
+            if let large = outbox.takeIfLarge() { channel.write(large, promise: nil) }
         }
         unflushed = true
     }
