@@ -24,12 +24,24 @@ import Testing
         #expect(json["pingInterval"] as? Int == 300)
         #expect(json["pingTimeout"] as? Int == 200)
         #expect(json["maxPayload"] as? Int == 1000)
-        // 88 random bits in 15 base64url characters: short enough for a Swift string to hold inline.
+        // 90 random bits in 15 base64url characters: short enough for a Swift string to hold inline.
         let sid = try #require(json["sid"] as? String)
         #expect(sid.count == 15)
         #expect(sid.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         let next = try await client.open()
         #expect(next["sid"] as? String != sid)
+    }
+
+    /// Every character of an id is drawn: over a few thousand ids, each position takes most of
+    /// the 64 characters (a position left constant, or drawn from a few bits, would not).
+    @Test func sessionIDsAreDistinctAndEveryCharacterIsRandom() {
+        let ids = (0..<4000).map { _ in EngineServer.newSessionID() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.utf8.count == 15 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
+        for position in 0..<15 {
+            let seen = Set(ids.map { Array($0.utf8)[position] })
+            #expect(seen.count > 56, "position \(position) took only \(seen.count) characters")
+        }
     }
 
     @Test func badRequestsGetTheProtocolsErrorCodes() async {
