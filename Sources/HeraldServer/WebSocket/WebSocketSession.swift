@@ -123,7 +123,9 @@ final class WebSocketSession: @unchecked Sendable {
         if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user, grant: grant) }
         let cursor: Int64?
         do {
-            cursor = try JSONDecoder().decode(SubscribeCursor.self, from: Data(text.utf8)).since
+            // Decoded a second time only when there is a cursor to read: a first subscribe has none.
+            let given = object["since"].map { !($0 is NSNull) } ?? false
+            cursor = given ? try JSONDecoder().decode(SubscribeCursor.self, from: Data(text.utf8)).since : nil
         } catch {
             throw HeraldError.badRequest("since must be a whole number from 0.", code: "invalid_cursor")
         }
