@@ -20,6 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let ingestLock: Int64 = 0x4845_5241_4C44_0002
 
     func run() async throws {
+        // Before the first logger is made: every one of this process then formats lazily.
+        LoggingSystem.bootstrap(HeraldLogHandler.standardError)
         let configuration = try await settings.configuration()
         if let problem = configuration.busProblem { throw ValidationError(problem) }
         if let problem = configuration.jwtProblem { throw ValidationError(problem) }
