@@ -127,18 +127,17 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         // The outbound buffer is the connection's queue, bounded by the channel's write watermark.
         guard replaying || channel.isWritable else { return disconnect() }
         cursors.set(seq, for: event.stream)
-        guard case .raw(let chunked) = framing else {
-            if streams.count > 1 { send(SSEFrame.id(cursors.formatted(for: streams)), framed: false) }
-            return send(frame, framed: true)
+        if streams.count > 1 { sendID() }
+        send(frame, framed: true)
+    }
+
+    /// A multi-stream reader's composite id, ahead of the event it ends with: on a raw
+    /// connection written straight into the outbox, with no string or buffer of its own.
+    private func sendID() {
+        guard case .raw(let chunked) = framing else { return send(SSEFrame.id(cursors.formatted(for: streams)), framed: false) }
+        outbox.append(maxLength: SSEFrame.maxIDLength(cursors, for: streams), allocator: channel.allocator) { bytes in
+            SSEFrame.writeID(cursors, for: streams, chunked: chunked, into: bytes)
         }
-        if streams.count > 1 {
-            outbox.append(maxLength: SSEFrame.maxIDLength(cursors, for: streams), allocator: channel.allocator) { bytes in
-                SSEFrame.writeID(cursors, for: streams, chunked: chunked, into: bytes)
-            }
-        }
-        outbox.append(frame, allocator: channel.allocator)
-        if let large = outbox.takeIfLarge() { channel.write(large, promise: nil) }
-        unflushed = true
     }
 
     private func writeReset(stream: StreamName, cursor: Int64, evictedThrough: Int64) {
