@@ -132,18 +132,26 @@ def test_websocket_handshake(server):
 
 
 def test_polling_ping_pong_without_connect_then_connect_timeout(server):
-    """Three pings answered with no CONNECT: the connect timeout (1000 ms) must not cut them
-    short, and then it closes the session, flushing the pending poll with `1`."""
+    """Pings answered with no CONNECT: the connect timeout (1000 ms) does not cut them short, and
+    then it closes the session, flushing the pending poll with `1`. Each ping comes 300 ms after
+    the previous pong, so how many fit before the timeout depends on how fast this client
+    answers: two at least, three when the machine is quick."""
     poller = Poller(server)
     handshake = last = time.monotonic()
-    for _ in range(3):
+    pings = 0
+    while True:
         response = get(server.url(sid=poller.sid))
-        assert (response.status_code, response.text) == (200, "2")
+        assert response.status_code == 200
+        packets = response.text.split("\x1e")
+        if packets[0] != "2":
+            break
         assert_ping_gap(last)
+        pings += 1
+        if "1" in packets[1:]:  # the close, queued right behind this ping
+            break
         assert post(server.url(sid=poller.sid), "3").text == "ok"
         last = time.monotonic()
-    response = get(server.url(sid=poller.sid))
-    assert (response.status_code, response.text) == (200, "1")
+    assert packets[-1] == "1" and pings >= 2, (pings, response.text)
     assert 0.95 < time.monotonic() - handshake < 1.3
     assert_session_gone(server, poller.sid)
 

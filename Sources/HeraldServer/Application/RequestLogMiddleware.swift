@@ -17,7 +17,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         var context = context
-        let id = request.headers[Self.header].flatMap(Self.accepted) ?? context.id
+        let id = request.headers[Self.header].flatMap(Self.accepted) ?? Self.padded(context.id)
         context.logger[metadataKey: "request_id"] = .string(id)
         let start = ContinuousClock.now
         do {
@@ -41,6 +41,13 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
                 "ms": .stringConvertible(
                     Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15),
             ])
+    }
+
+    /// Hummingbird's id as 32 hex digits. Its first half, drawn once per process, is written
+    /// without leading zeros: one process in sixteen would otherwise give every request a
+    /// 31-digit id.
+    static func padded(_ id: String) -> String {
+        id.utf8.count < 32 ? String(repeating: "0", count: 32 - id.utf8.count) + id : id
     }
 
     /// An id a client chose, if it is short and plain enough to put in a log line as it is.
