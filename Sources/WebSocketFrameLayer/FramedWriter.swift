@@ -10,15 +10,9 @@ public enum WebSocketFraming {
 
     /// `payload` as one text frame, in a buffer of its own.
     public static func text(_ payload: ByteBuffer) -> ByteBuffer {
-        let length = payload.readableBytes
-        var frame = ByteBufferAllocator().buffer(capacity: maxHeaderLength + length)
-        frame.writeWithUnsafeMutableBytes(minimumWritableBytes: maxHeaderLength + length) { bytes in
-            writeText(into: bytes, maxLength: length) { memory in
-                payload.withUnsafeReadableBytes { memory.copyMemory(from: $0) }
-                return length
-            }
+        ByteBuffer.written(maxLength: maxHeaderLength + payload.readableBytes, allocator: ByteBufferAllocator()) { bytes in
+            writeText(into: bytes, maxLength: payload.readableBytes, payload.copyReadableBytes)
         }
-        return frame
     }
 
     /// The frame `text` built, read back: for a pipeline without NIO's frame encoder to write it
@@ -106,8 +100,7 @@ public struct FramedWriter {
     public mutating func writeText(maxLength: Int, _ writePayload: (UnsafeMutableRawBufferPointer) -> Int) {
         findEncoder()
         guard encoder != nil else {
-            var payload = channel.allocator.buffer(capacity: maxLength)
-            payload.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePayload)
+            let payload = ByteBuffer.written(maxLength: maxLength, allocator: channel.allocator, writePayload)
             return channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
         }
         pending.append(maxLength: maxLength + WebSocketFraming.maxHeaderLength, allocator: channel.allocator) { bytes in

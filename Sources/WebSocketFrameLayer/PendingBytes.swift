@@ -32,10 +32,7 @@ public struct PendingBytes {
 
     /// Appends `bytes` (an event encoded once for every reader).
     public mutating func append(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) {
-        append(maxLength: bytes.readableBytes, allocator: allocator) { memory in
-            bytes.withUnsafeReadableBytes { memory.copyMemory(from: $0) }
-            return bytes.readableBytes
-        }
+        append(maxLength: bytes.readableBytes, allocator: allocator, bytes.copyReadableBytes)
     }
 
     /// The bytes queued since the last call, if any; the queue is then empty.

@@ -36,7 +36,7 @@ extension EngineSession {
         }
         let nextPing = lastPong + pingInterval
         if now < nextPing { return schedule(at: nextPing) }
-        write(encodedMessage: Self.ping)
+        write(encodedPacket: Self.ping)
         flush()
         pongDeadline = now + pingTimeout
         schedule(at: pongDeadline!)

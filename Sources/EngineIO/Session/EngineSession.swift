@@ -95,11 +95,11 @@ public final class EngineSession: @unchecked Sendable {
         }
     }
 
-    /// Queues a text message packet already in wire form (`4` followed by the message); it leaves
-    /// at the next `flush`. On the event loop only: this is the hub's path, bytes shared by many.
-    public func write(encodedMessage: consuming ByteBuffer) {
+    /// Queues a text packet already in wire form, its type digit first (the heartbeat's `2`); it
+    /// leaves at the next `flush`. On the event loop only.
+    func write(encodedPacket: consuming ByteBuffer) {
         eventLoop.assertInEventLoop()
-        enqueue(.text(encodedMessage))
+        enqueue(.text(encodedPacket))
     }
 
     /// Queues a text message packet that `writePacket` writes at the start of the bytes it is
@@ -114,13 +114,11 @@ public final class EngineSession: @unchecked Sendable {
         case .webSocket(let socket):
             socket.writeText(maxLength: maxLength, writePacket)
         case .polling:
-            var packet = ByteBufferAllocator().buffer(capacity: maxLength)
-            packet.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePacket)
-            queue.append(.text(packet))
+            queue.append(.text(ByteBuffer.written(maxLength: maxLength, allocator: ByteBufferAllocator(), writePacket)))
         }
     }
 
-    /// Sends what `write(encodedMessage:)` and `writeMessage` queued. On the event loop only.
+    /// Sends what `write(encodedPacket:)` and `writeMessage` queued. On the event loop only.
     public func flush() {
         guard !isClosed else { return }
         switch transport {

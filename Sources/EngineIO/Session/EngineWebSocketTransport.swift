@@ -94,9 +94,7 @@ final class EngineWebSocketTransport: WebSocketMessageReceiver, @unchecked Senda
     func writeText(maxLength: Int, _ writePacket: (UnsafeMutableRawBufferPointer) -> Int) {
         if framed != nil { return framed!.writeText(maxLength: maxLength, writePacket) }
         guard let connection else { return }
-        var packet = connection.channel.allocator.buffer(capacity: maxLength)
-        packet.writeWithUnsafeMutableBytes(minimumWritableBytes: maxLength, writePacket)
-        connection.write(.text(packet))
+        connection.write(.text(ByteBuffer.written(maxLength: maxLength, allocator: connection.channel.allocator, writePacket)))
     }
 
     /// Whether the socket takes more without piling up past its watermark. On the socket's own

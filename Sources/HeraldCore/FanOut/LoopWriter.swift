@@ -111,10 +111,14 @@ final class LoopWriter: Sendable {
         if again { nextTurn() }
     }
 
+    /// The batches queued since the last take. Swapped out rather than copied and emptied: the
+    /// copy would share its storage with the queue, so emptying the queue allocated on every take,
+    /// the many that find nothing included.
     private func takeArrived() -> [Batch] {
         incoming.withLock { incoming in
-            defer { incoming.batches.removeAll(keepingCapacity: true) }
-            return incoming.batches
+            var taken: [Batch] = []
+            swap(&taken, &incoming.batches)
+            return taken
         }
     }
 

@@ -1,6 +1,7 @@
 import EngineIO
 import HeraldCore
 import NIOCore
+import WebSocketFrameLayer
 
 /// How `/notifications` events look on the wire: an Engine.IO message (`4`) holding a Socket.IO
 /// event (`2`) of the namespace, named by the notification, with three arguments and the offset:
@@ -33,7 +34,7 @@ enum SocketIOFrames {
     static func write(_ prefix: ByteBuffer, offset cursors: StreamCursors, of streams: [StreamName], to session: EngineSession) {
         let prefixLength = prefix.readableBytes
         session.writeMessage(maxLength: prefixLength + 4 + cursors.maxLength(for: streams)) { message in
-            prefix.withUnsafeReadableBytes { message.copyMemory(from: $0) }
+            _ = prefix.copyReadableBytes(to: message)
             message[prefixLength] = UInt8(ascii: ",")
             message[prefixLength + 1] = UInt8(ascii: "\"")
             let end = prefixLength + 2 + cursors.write(for: streams, to: UnsafeMutableRawBufferPointer(rebasing: message[(prefixLength + 2)...]))
