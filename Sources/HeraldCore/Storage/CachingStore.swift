@@ -52,6 +52,11 @@ public final class CachingStore: HeraldStore {
         try await tokenUsers.value(for: accessTokenDigest) { try await base.user(accessTokenDigest: accessTokenDigest) }
     }
 
+    /// The user of a personal access token already looked up, without asking the store.
+    public func knownUser(accessTokenDigest: String) -> User? {
+        tokenUsers.known(accessTokenDigest)
+    }
+
     public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
         if let held = recent?.replay(stream, after: seq) { return held }
         guard let snapshot = try await primed(stream) else { return try await base.replay(stream, after: seq) }
@@ -157,9 +162,14 @@ final class LookupCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         self.capacity = max(capacity, 2)
     }
 
+    /// The value kept for `key`, if any.
+    func known(_ key: Key) -> Value? {
+        entries.withLock { $0.values[key] }
+    }
+
     /// The value kept for `key`, or else what `find` finds, kept if it is found.
     func value(for key: Key, orFind find: () async throws -> Value?) async rethrows -> Value? {
-        if let known = entries.withLock({ $0.values[key] }) { return known }
+        if let known = known(key) { return known }
         guard let found = try await find() else { return nil }
         remember(found, for: key)
         return found

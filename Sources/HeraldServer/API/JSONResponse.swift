@@ -27,13 +27,18 @@ enum JSONResponse {
     }
 
     static func notifications(_ list: [StreamNotification]) -> Response {
+        response(Data(notificationsJSON(list).utf8), status: .ok)
+    }
+
+    /// The body of `notifications(_:)`, for the polling fast path too.
+    static func notificationsJSON(_ list: [StreamNotification]) -> String {
         var text = "["
         for (index, n) in list.enumerated() {
             if index > 0 { text += "," }
             text += #"{"id":\#(n.id),"name":"# + quoted(n.name) + #","data":\#(n.json),"timestamp":\#(n.timestamp),"seq":\#(n.seq)}"#
         }
         text += "]"
-        return response(Data(text.utf8), status: .ok)
+        return text
     }
 
     /// `{"seq":N}`, a publish's answer: written directly, as it is on every publish's path.

@@ -56,8 +56,10 @@ extension Herald {
         // Between requests on a kept-alive connection, and within a request being read, Hummingbird
         // closes a connection idle this long; one answering a request (a held stream) it leaves be.
         let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout * 1e9))
+        // Steady polls are answered on the event loop when memory has their answer (single node).
+        let fastPath = PollingFastPath.Shared(herald: self, logger: logger)
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(idleTimeout: idle),
+            http1: .init(additionalChannelHandlers: fastPath.map { [PollingFastPathInstaller($0)] } ?? [], idleTimeout: idle),
             ws: .init(
                 maxFrameSize: configuration.maxRequestBody,
                 extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],

@@ -32,11 +32,16 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func log(_ request: Request, status: Int, since start: ContinuousClock.Instant, context: Context) {
+        Self.log(method: request.method, path: request.uri.path, status: status, since: start, to: context.logger)
+    }
+
+    /// The request's line, for requests served outside the router too (the polling fast path).
+    static func log(method: HTTPRequest.Method, path: String, status: Int, since start: ContinuousClock.Instant, to logger: Logger) {
         let elapsed = ContinuousClock.now - start
-        context.logger.debug(
+        logger.debug(
             "request",
             metadata: [
-                "method": .string(request.method.rawValue), "path": .string(request.uri.path),
+                "method": .string(method.rawValue), "path": .string(path),
                 "status": .stringConvertible(status),
                 "ms": .stringConvertible(
                     Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15),

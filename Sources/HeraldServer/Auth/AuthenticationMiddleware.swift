@@ -80,6 +80,16 @@ extension Authenticator {
         return String(decoding: authorization.utf8[first...last], as: UTF8.self)
     }
 
+    /// The user of `Authorization: Bearer <personal access token>` when the token was looked up
+    /// before: answered from memory, for paths that must not wait on the store. Nil otherwise,
+    /// for a token that is unknown, not yet looked up or of another kind, which `identify` judges.
+    func knownUser(authorization: String) -> User? {
+        guard let token = Self.bearerToken(authorization), token.hasPrefix(AccessToken.prefix),
+            token.utf8.count <= JWTVerifier.maxTokenBytes, let cache = store as? CachingStore
+        else { return nil }
+        return cache.knownUser(accessTokenDigest: Secret.digest(token))
+    }
+
     /// Who a bearer token is: a server key, a personal access token, or a connection token (JWT,
     /// any token with dots) whose `sub` user is made on first use. The one place a token becomes
     /// an identity, for every transport.

@@ -17,8 +17,9 @@ struct NotificationsAPI {
 
     @Sendable func notifications(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        let cursor = try Self.cursor(request)
-        let wait = try Self.wait(request, max: herald.configuration.maxWait)
+        let query = request.uri.queryParameters
+        let cursor = try Self.cursor(parsing: query["since"])
+        let wait = try Self.wait(parsing: query["wait"], max: herald.configuration.maxWait)
         let stream = user.stream
         let store = herald.store
 
@@ -58,8 +59,8 @@ struct NotificationsAPI {
             try await store.notifications(in: stream, after: cursor, limit: Self.pageLimit))
     }
 
-    static func cursor(_ request: Request) throws -> Cursor {
-        guard let raw = request.uri.queryParameters["since"] else { return .beginning }
+    static func cursor(parsing raw: Substring?) throws -> Cursor {
+        guard let raw else { return .beginning }
         guard let cursor = Cursor(parsing: raw) else {
             throw HeraldError.badRequest(
                 "since must be a seq (a whole number from 0) or a unix timestamp.", code: "invalid_cursor")
@@ -67,11 +68,25 @@ struct NotificationsAPI {
         return cursor
     }
 
-    static func wait(_ request: Request, max: Double) throws -> Double {
-        guard let raw = request.uri.queryParameters["wait"] else { return 0 }
+    static func wait(parsing raw: Substring?, max: Double) throws -> Double {
+        guard let raw else { return 0 }
         guard let seconds = Double(raw), seconds.isFinite, seconds >= 0, seconds <= max else {
             throw HeraldError.badRequest("wait must be a number of seconds from 0 to \(Int(max)).", code: "invalid_wait")
         }
         return seconds
+    }
+
+    /// What this endpoint answers at once for `stream`, when memory alone has the answer: the
+    /// notifications after a seq cursor, or `[]` for a poll that does not wait and is not ahead of
+    /// the stream. Nil whenever answering needs the store, a wait or an error; the handler above
+    /// answers those.
+    static func answerFromMemory(in stream: StreamName, after cursor: Cursor, wait: Double, recent: RecentEvents)
+        -> [StreamNotification]?
+    {
+        guard case .seq(let seq) = cursor, let found = recent.notifications(in: stream, after: seq, limit: pageLimit)
+        else { return nil }
+        if !found.isEmpty { return found }
+        guard wait == 0, let lastSeq = recent.lastSeq(of: stream), seq <= lastSeq else { return nil }
+        return []
     }
 }
