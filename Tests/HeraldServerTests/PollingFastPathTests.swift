@@ -31,6 +31,7 @@ import Testing
         let shared = try #require(PollingFastPath.Shared(herald: herald, logger: Logger(label: "test")))
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(PollingFastPath(shared))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).get()
         return Setup(herald: herald, channel: channel, token: token)
     }
 
@@ -73,6 +74,8 @@ import Testing
         #expect(id.utf8.count == 32 && id.allSatisfy(\.isHexDigit))
         #expect(response.body.hasPrefix(#"[{"id":1,"name":"ping","data":{"a":1},"timestamp":"#))
         #expect(try handedOn(setup.channel).isEmpty)
+        let metrics = String(decoding: setup.herald.metrics.exposition(), as: UTF8.self)
+        #expect(metrics.contains("herald_polls_answered_from_memory_total 1"))
 
         try send(setup.channel, "/api/notifications?since=1", token: setup.token, extra: [HTTPField.Name("X-Request-ID")!: "mine-1"])
         let empty = try #require(try answered(setup.channel))
@@ -104,8 +107,65 @@ import Testing
             try setup.channel.writeOutbound(HTTPResponsePart.end(nil))
             _ = try setup.channel.readOutbound(as: HTTPResponsePart.self)
         }
-        try send(setup.channel, "/api/notifications?since=0", token: setup.token, extra: [.connection: "close"])
+        let declined: [HTTPFields] = [
+            [.connection: "close"], [.upgrade: "websocket", .connection: "upgrade"], [.expect: "100-continue"],
+            [.contentLength: "7"], [.transferEncoding: "chunked"],
+        ]
+        for extra in declined {
+            try send(setup.channel, "/api/notifications?since=0", token: setup.token, extra: extra)
+            #expect(try handedOn(setup.channel) == ["/api/notifications?since=0"], "\(extra)")
+            try setup.channel.writeOutbound(HTTPResponsePart.end(nil))
+            _ = try setup.channel.readOutbound(as: HTTPResponsePart.self)
+        }
+    }
+
+    @Test func twoUsersPollingOnOneConnectionEachGetTheirOwnStream() async throws {
+        let setup = try await setUp()
+        let ada = try await setup.herald.store.createUser(username: "ada", passwordHash: "!")
+        let adaToken = Secret.generate(prefix: AccessToken.prefix)
+        try await setup.herald.store.createAccessToken(userID: ada.id, tokenDigest: Secret.digest(adaToken), label: "t")
+        _ = try await setup.herald.authenticator.identify(token: adaToken)
+        _ = try await setup.herald.store.notifications(in: ada.stream, after: .beginning, limit: 10)
+        for (token, expected) in [(setup.token, "ping"), (adaToken, nil), (setup.token, "ping"), (adaToken, nil)] {
+            try send(setup.channel, "/api/notifications?since=0", token: token)
+            let body = try #require(try answered(setup.channel)).body
+            if let expected { #expect(body.contains(#""name":"\#(expected)""#)) } else { #expect(body == "[]") }
+        }
+    }
+
+    @Test func aClientThatDoesNotReadIsHandedToTheRouterWhichWaitsForIt() async throws {
+        let setup = try await setUp()
+        setup.channel.isWritable = false
+        try send(setup.channel, "/api/notifications?since=0", token: setup.token)
         #expect(try handedOn(setup.channel) == ["/api/notifications?since=0"])
+        #expect(try answered(setup.channel) == nil)
+    }
+
+    @Test func aResponseToNoRoutedRequestLeavesTheFastPathOn() async throws {
+        let setup = try await setUp()
+        // Hummingbird's answer to a request it could not parse: nothing was handed on for it.
+        try setup.channel.writeOutbound(HTTPResponsePart.end(nil))
+        _ = try setup.channel.readOutbound(as: HTTPResponsePart.self)
+        try send(setup.channel, "/api/notifications?since=0", token: setup.token)
+        #expect(try answered(setup.channel) != nil)
+    }
+
+    @Test func theBodyOfARoutedRequestGoesWithIt() async throws {
+        let setup = try await setUp()
+        let head = HTTPRequest(method: .post, scheme: nil, authority: "h", path: "/api/messages",
+            headerFields: [.authorization: "Bearer \(setup.token)", .contentLength: "2"])
+        try setup.channel.writeInbound(HTTPRequestPart.head(head))
+        try setup.channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: "{}")))
+        try setup.channel.writeInbound(HTTPRequestPart.end(nil))
+        var parts: [String] = []
+        while let part = try setup.channel.readInbound(as: HTTPRequestPart.self) {
+            switch part {
+            case .head: parts.append("head")
+            case .body(let body): parts.append(String(buffer: body))
+            case .end: parts.append("end")
+            }
+        }
+        #expect(parts == ["head", "{}", "end"])
     }
 
     @Test func requestsBehindOneTheRouterHasNotAnsweredGoToTheRouterTooSoResponsesKeepTheirOrder() async throws {

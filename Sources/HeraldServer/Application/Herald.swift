@@ -78,6 +78,9 @@ public struct Herald: Sendable {
         socketIO.server.of(SocketIOFrames.namespace).register(NotificationsNamespace(herald: self))
     }
 
+    /// What every response says in its `Server` header.
+    static let serverName = "Herald"
+
     /// Turns tokens and cookies into users, the same for every transport.
     var authenticator: Authenticator { Authenticator(store: store, jwt: jwt) }
 

@@ -15,6 +15,8 @@ extension Herald {
         let router = Router(context: HeraldRequestContext.self)
         // Before the middleware: engine requests authenticate through their session, not per request.
         socketIO.host.addRoutes(to: router)
+        // Polls that memory answers skip all of this (`PollingFastPath`): a rule added here that
+        // concerns them must be kept there too.
         router.addMiddleware {
             RequestLogMiddleware()
             // Counts into the process's MetricsSystem, which `herald serve` points at `metrics`.
@@ -57,6 +59,7 @@ extension Herald {
         // closes a connection idle this long; one answering a request (a held stream) it leaves be.
         let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout * 1e9))
         // Steady polls are answered on the event loop when memory has their answer (single node).
+        // The extra handlers are an autoclosure: each connection gets an installer of its own.
         let fastPath = PollingFastPath.Shared(herald: self, logger: logger)
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(additionalChannelHandlers: fastPath.map { [PollingFastPathInstaller($0)] } ?? [], idleTimeout: idle),
@@ -97,7 +100,7 @@ extension Herald {
             router: router,
             server: server,
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "Herald", backlog: 4096),
+                address: .hostname(configuration.host, port: configuration.port), serverName: Herald.serverName, backlog: 4096),
             services: services,
             onServerRunning: { [socketIO, configuration] channel in
                 let port = channel.localAddress?.port ?? 0

@@ -80,14 +80,19 @@ extension Authenticator {
         return String(decoding: authorization.utf8[first...last], as: UTF8.self)
     }
 
-    /// The user of `Authorization: Bearer <personal access token>` when the token was looked up
-    /// before: answered from memory, for paths that must not wait on the store. Nil otherwise,
-    /// for a token that is unknown, not yet looked up or of another kind, which `identify` judges.
-    func knownUser(authorization: String) -> User? {
-        guard let token = Self.bearerToken(authorization), token.hasPrefix(AccessToken.prefix),
-            token.utf8.count <= JWTVerifier.maxTokenBytes, let cache = store as? CachingStore
+    /// The digest of `Authorization: Bearer <personal access token>`, the key of its user in the
+    /// store; nil for any other header, which `identify` judges.
+    static func accessTokenDigest(_ authorization: String) -> String? {
+        guard let token = bearerToken(authorization), token.hasPrefix(AccessToken.prefix),
+            token.utf8.count <= JWTVerifier.maxTokenBytes
         else { return nil }
-        return cache.knownUser(accessTokenDigest: Secret.digest(token))
+        return Secret.digest(token)
+    }
+
+    /// The user of a personal access token looked up before, from memory, for paths that must not
+    /// wait on the store; nil if it has not been looked up (or is unknown).
+    func knownUser(accessTokenDigest digest: String) -> User? {
+        (store as? CachingStore)?.knownUser(accessTokenDigest: digest)
     }
 
     /// Who a bearer token is: a server key, a personal access token, or a connection token (JWT,

@@ -9,10 +9,11 @@ import ServiceLifecycle
 /// answered at once; `[]` at the deadline.
 struct NotificationsAPI {
     static let pageLimit = 500
+    static let path = "/api/notifications"
     let herald: Herald
 
     func addRoutes(to router: Router<HeraldRequestContext>) {
-        router.get("/api/notifications", use: notifications)
+        router.get(RouterPath(Self.path), use: notifications)
     }
 
     @Sendable func notifications(_ request: Request, context: HeraldRequestContext) async throws -> Response {
