@@ -72,7 +72,9 @@ final class PollingFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let shared: Shared
-    /// Requests handed to the router whose response has not ended yet.
+    /// Requests handed to the router whose response has not ended yet. A response's `.end` comes
+    /// from the router's thread and can trail the bytes a client reads it by: a poll sent in that
+    /// moment goes to the router too, which costs it time, not order.
     private var routed = 0
     /// The answer to the request being read, written once its end arrives.
     private var pending: Answer?
