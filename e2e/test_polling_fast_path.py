@@ -11,6 +11,7 @@ import pytest
 from conftest import Herald
 from test_limits import closed_within, open_socket
 from test_metrics import scrape
+from test_sse import new_user
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +22,9 @@ def server():
     herald.stop()
 
 
-def reader(herald, name):
-    herald.add_user(name)
-    token = herald.token(name)
+def reader(herald):
+    """A new user's token, with one event in the user's stream."""
+    name, token = new_user(herald)
     herald.publish(user=name, name="ping", data={"n": 1}, mode="append")
     return token
 
@@ -66,7 +67,7 @@ FROM_MEMORY = "herald_polls_answered_from_memory_total"
 
 
 def test_a_poll_answered_from_memory_looks_like_one_the_router_answers(server):
-    token = reader(server, "fp_same")
+    token = reader(server)
     before = scrape(server)[FROM_MEMORY]
     answers = []
     # The first poll goes through the router, which looks the token up and reads the stream.
@@ -94,7 +95,7 @@ def test_a_poll_answered_from_memory_looks_like_one_the_router_answers(server):
 
 
 def test_errors_and_waits_on_a_warm_connection_are_still_the_routers(server):
-    token = reader(server, "fp_errors")
+    token = reader(server)
     with open_socket(server) as sock:
         sock.sendall(request("/api/notifications?since=0", token))
         assert read_response(sock)[0] == 200
@@ -113,7 +114,7 @@ def test_errors_and_waits_on_a_warm_connection_are_still_the_routers(server):
 
 
 def test_responses_keep_request_order_behind_a_long_poll(server):
-    token = reader(server, "fp_order")
+    token = reader(server)
     with open_socket(server) as sock:
         sock.sendall(request("/api/notifications?since=0", token))
         read_response(sock)
@@ -127,7 +128,7 @@ def test_responses_keep_request_order_behind_a_long_poll(server):
 
 
 def test_polls_answered_from_memory_are_counted_in_the_request_metrics(server):
-    token = reader(server, "fp_metrics")
+    token = reader(server)
     key = 'hb_requests{http_route="/api/notifications",http_request_method="GET",http_response_status_code="200"}'
     samples = scrape(server)
     before, before_memory = samples.get(key, 0), samples[FROM_MEMORY]
@@ -142,7 +143,7 @@ def test_polls_answered_from_memory_are_counted_in_the_request_metrics(server):
 
 
 def test_polls_from_memory_keep_a_connection_alive_and_idleness_still_closes_it(server):
-    token = reader(server, "fp_idle")
+    token = reader(server)
     with open_socket(server) as sock:
         # Five seconds of polls, well past the 2 s idle timeout, all on one connection.
         deadline = time.monotonic() + 5
@@ -158,7 +159,7 @@ def test_a_kept_alive_polling_connection_does_not_hold_up_shutdown():
     herald = Herald(tempfile.mkdtemp(prefix="herald-fastpath-stop-"))
     herald.start()
     try:
-        token = reader(herald, "fp_stop")
+        token = reader(herald)
         with open_socket(herald) as sock:
             for _ in range(3):
                 sock.sendall(request("/api/notifications?since=0", token))

@@ -89,12 +89,6 @@ extension Authenticator {
         return Secret.digest(token)
     }
 
-    /// The user of a personal access token looked up before, from memory, for paths that must not
-    /// wait on the store; nil if it has not been looked up (or is unknown).
-    func knownUser(accessTokenDigest digest: String) -> User? {
-        (store as? CachingStore)?.knownUser(accessTokenDigest: digest)
-    }
-
     /// Who a bearer token is: a server key, a personal access token, or a connection token (JWT,
     /// any token with dots) whose `sub` user is made on first use. The one place a token becomes
     /// an identity, for every transport.

@@ -64,7 +64,7 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
             string: "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
                 + "Content-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
                 + (retryAfter.map { "Retry-After: \($0)\r\n" } ?? "")
-                + "Connection: close\r\nServer: Herald\r\n\r\n" + body)
+                + "Connection: close\r\nServer: \(Herald.serverName)\r\n\r\n" + body)
         channel.writeAndFlush(response).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -37,7 +37,8 @@ final class PollingFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// What every connection's fast path uses.
     struct Shared: Sendable {
-        let authenticator: Authenticator
+        /// The token cache and the streams held, asked directly: this is the path that must not wait.
+        let cache: CachingStore
         let recent: RecentEvents
         let maxWait: Double
         let logger: Logger
@@ -50,8 +51,8 @@ final class PollingFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let answered: CoreMetrics.Counter
 
         init?(herald: Herald, logger: Logger) {
-            guard let recent = (herald.store as? CachingStore)?.recent else { return nil }
-            authenticator = herald.authenticator
+            guard let cache = herald.store as? CachingStore, let recent = cache.recent else { return nil }
+            self.cache = cache
             self.recent = recent
             maxWait = herald.configuration.maxWait
             self.logger = logger
@@ -149,11 +150,11 @@ final class PollingFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func user(_ authorization: String) -> User? {
         if let lastDigest, lastDigest.authorization == authorization {
-            return shared.authenticator.knownUser(accessTokenDigest: lastDigest.digest)
+            return shared.cache.knownUser(accessTokenDigest: lastDigest.digest)
         }
         guard let digest = Authenticator.accessTokenDigest(authorization) else { return nil }
         lastDigest = (authorization, digest)
-        return shared.authenticator.knownUser(accessTokenDigest: digest)
+        return shared.cache.knownUser(accessTokenDigest: digest)
     }
 
     private func record(_ answer: Answer) {

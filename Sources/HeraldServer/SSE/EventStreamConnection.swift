@@ -41,7 +41,7 @@ extension EventStreams {
         let retry = ByteBuffer(string: "retry: \(retryMilliseconds)\n\n")
         var head = ByteBuffer(
             string: "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                + "X-Accel-Buffering: no\r\nServer: Herald\r\n"
+                + "X-Accel-Buffering: no\r\nServer: \(Herald.serverName)\r\n"
                 + (chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Connection: close\r\n\r\n"))
         head.writeImmutableBuffer(chunked ? SSEFrame.chunk(retry) : retry)
         return head
