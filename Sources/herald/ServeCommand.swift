@@ -22,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // Before the first logger is made: every one of this process then formats lazily.
         LoggingSystem.bootstrap(HeraldLogHandler.standardError)
+        MemoryAllocator.keepFreedMemory()
         let configuration = try await settings.configuration()
         if let problem = configuration.busProblem { throw ValidationError(problem) }
         if let problem = configuration.jwtProblem { throw ValidationError(problem) }

@@ -15,7 +15,7 @@ extension Herald {
         let router = Router(context: HeraldRequestContext.self)
         // Before the middleware: engine requests authenticate through their session, not per request.
         socketIO.host.addRoutes(to: router)
-        // Polls that memory answers skip all of this (`PollingFastPath`): a rule added here that
+        // Polls that memory answers skip all of this (`MemoryPolls`): a rule added here that
         // concerns them must be kept there too.
         router.addMiddleware {
             RequestLogMiddleware()
@@ -54,15 +54,15 @@ extension Herald {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = router()
-        let webSocketResponder = router.buildResponder()
+        let routerResponder = router.buildResponder()
         // Between requests on a kept-alive connection, and within a request being read, Hummingbird
         // closes a connection idle this long; one answering a request (a held stream) it leaves be.
         let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout * 1e9))
-        // Steady polls are answered on the event loop when memory has their answer (single node).
+        // Steady polls, publishes and messages are answered on the event loop that read them.
         // The extra handlers are an autoclosure: each connection gets an installer of its own.
-        let fastPath = PollingFastPath.Shared(herald: self, logger: logger)
+        let fastPath = APIFastPath.Shared(herald: self, responder: routerResponder, logger: logger)
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(additionalChannelHandlers: fastPath.map { [PollingFastPathInstaller($0)] } ?? [], idleTimeout: idle),
+            http1: .init(additionalChannelHandlers: [APIFastPathInstaller(fastPath, logger: logger)], idleTimeout: idle),
             ws: .init(
                 maxFrameSize: configuration.maxRequestBody,
                 extensions: configuration.webSocketDeflate ? [.perMessageDeflate()] : [],
@@ -81,7 +81,7 @@ extension Herald {
         let server = HTTPServerBuilder { responder in
             StreamingChildChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder, configuration: webSocket),
+                    responder: responder, webSocketResponder: routerResponder, configuration: webSocket),
                 routes: leanRoutes, headTimeout: headTimeout, limits: limits)
         }
         var services: [any Service] = [

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HeraldCore
+import Hummingbird
 @testable import HeraldServer
 import Logging
 import NIOCore
@@ -11,7 +12,7 @@ import Testing
 /// The fast path alone, on an embedded channel: what it answers itself and what it hands on. The
 /// e2e tests (`test_polling_fast_path.py`) drive it through the real server and compare it with
 /// the router's answers.
-@Suite struct PollingFastPathTests {
+@Suite struct APIFastPathTests {
     struct Setup {
         let herald: Herald
         let channel: EmbeddedChannel
@@ -28,9 +29,9 @@ import Testing
         _ = try await herald.store.addNotification(to: bob.stream, name: "ping", json: #"{"a":1}"#, mode: .append, at: Date())
         _ = try await herald.authenticator.identify(token: token)
         _ = try await herald.store.notifications(in: bob.stream, after: .beginning, limit: 10)
-        let shared = try #require(PollingFastPath.Shared(herald: herald, logger: Logger(label: "test")))
+        let shared = APIFastPath.Shared(herald: herald, responder: herald.router().buildResponder(), logger: Logger(label: "test"))
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(PollingFastPath(shared))
+        try channel.pipeline.syncOperations.addHandler(APIFastPath(shared))
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).get()
         return Setup(herald: herald, channel: channel, token: token)
     }
@@ -152,20 +153,39 @@ import Testing
 
     @Test func theBodyOfARoutedRequestGoesWithIt() async throws {
         let setup = try await setUp()
-        let head = HTTPRequest(method: .post, scheme: nil, authority: "h", path: "/api/messages",
+        let head = HTTPRequest(method: .post, scheme: nil, authority: "h", path: "/api/messages/read",
             headerFields: [.authorization: "Bearer \(setup.token)", .contentLength: "2"])
         try setup.channel.writeInbound(HTTPRequestPart.head(head))
         try setup.channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: "{}")))
         try setup.channel.writeInbound(HTTPRequestPart.end(nil))
+        #expect(try routedParts(setup.channel) == ["head", "{}", "end"])
+    }
+
+    @Test func aWriteWhoseBodyGrowsPastTheLimitIsHandedOnWhole() async throws {
+        let setup = try await setUp()
+        let limit = setup.herald.configuration.maxRequestBody
+        let head = HTTPRequest(method: .post, scheme: nil, authority: "h", path: "/api/publish",
+            headerFields: [.authorization: "Bearer \(setup.token)", .transferEncoding: "chunked"])
+        try setup.channel.writeInbound(HTTPRequestPart.head(head))
+        try setup.channel.writeInbound(HTTPRequestPart.body(ByteBuffer(repeating: UInt8(ascii: "a"), count: limit - 1)))
+        #expect(try routedParts(setup.channel).isEmpty)
+        try setup.channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: "bc")))
+        try setup.channel.writeInbound(HTTPRequestPart.end(nil))
+        #expect(try routedParts(setup.channel) == ["head", String(repeating: "a", count: limit - 1), "bc", "end"])
+        #expect(try answered(setup.channel) == nil)
+    }
+
+    /// The parts handed on to the router, bodies as text.
+    func routedParts(_ channel: EmbeddedChannel) throws -> [String] {
         var parts: [String] = []
-        while let part = try setup.channel.readInbound(as: HTTPRequestPart.self) {
+        while let part = try channel.readInbound(as: HTTPRequestPart.self) {
             switch part {
             case .head: parts.append("head")
             case .body(let body): parts.append(String(buffer: body))
             case .end: parts.append("end")
             }
         }
-        #expect(parts == ["head", "{}", "end"])
+        return parts
     }
 
     @Test func requestsBehindOneTheRouterHasNotAnsweredGoToTheRouterTooSoResponsesKeepTheirOrder() async throws {
@@ -193,6 +213,26 @@ import Testing
         try setup.channel.writeInbound(HTTPRequestPart.end(nil))
         #expect(try answered(setup.channel) != nil)
         #expect(try handedOn(setup.channel).isEmpty)
+    }
+
+    @Test func onlyPlainPublishesAndMessagesAreRunOnTheLoop() throws {
+        let herald = try makeHerald()
+        let writes = APIFastPath.Shared(herald: herald, responder: herald.router().buildResponder(), logger: Logger(label: "test")).writes
+        func post(_ path: String, method: HTTPRequest.Method = .post, _ fields: HTTPFields = [:]) -> Bool {
+            writes.answers(HTTPRequest(method: method, scheme: nil, authority: "h", path: path, headerFields: fields))
+        }
+        #expect(post("/api/publish"))
+        #expect(post("/api/messages", [.contentLength: "100", .transferEncoding: "chunked"]))
+        #expect(post("/api/publish?x=1", [.contentLength: String(herald.configuration.maxRequestBody)]))
+        #expect(!post("/api/publish", [.contentLength: String(herald.configuration.maxRequestBody + 1)]))
+        #expect(!post("/api/publish", [.contentLength: "lots"]))
+        #expect(!post("/api/publish", method: .get))
+        #expect(!post("/api/messages", method: .put))
+        #expect(!post("/api/publishing"))
+        #expect(!post("/api/messages/read"))
+        #expect(!post("/api/publish", [.connection: "Close"]))
+        #expect(!post("/api/publish", [.expect: "100-continue"]))
+        #expect(!post("/api/publish", [.upgrade: "websocket"]))
     }
 
     @Test func theDateHeaderIsAnIMFFixdate() {

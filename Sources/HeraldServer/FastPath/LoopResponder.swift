@@ -1,0 +1,98 @@
+import CoreMetrics
+import HTTPTypes
+import HeraldCore
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Runs the router for a request whose body is already read, on the event loop that read it, and
+/// hands back the whole response. It is the router Hummingbird runs, with every middleware: the
+/// answer, errors included, is the router's own. What it leaves out is Hummingbird's way there: a
+/// task per connection, the async sequences of request and response parts, and the hop to a thread
+/// of the pool and back, which cost a lone publish more than its SQLite commit.
+///
+/// Only for routes whose answer is small and whole (a publish, a message): the response is
+/// collected before it is written, so a route that streams must not come here.
+struct LoopResponder: Sendable {
+    /// The requests answered here: `POST` to these paths.
+    static let paths: Set<String> = ["/api/publish", "/api/messages"]
+
+    let responder: RouterResponder<HeraldRequestContext>
+    let logger: Logger
+    let date: HTTPDate
+    /// The most a body may be; a longer one goes to the router, whose route refuses it.
+    let maxBody: Int
+    /// Requests answered here, in the node's own registry.
+    let answered: CoreMetrics.Counter
+
+    init(responder: RouterResponder<HeraldRequestContext>, herald: Herald, logger: Logger, date: HTTPDate) {
+        self.responder = responder
+        self.logger = logger
+        self.date = date
+        maxBody = herald.configuration.maxRequestBody
+        answered = CoreMetrics.Counter(label: "herald_requests_answered_on_event_loop_total", factory: herald.metrics.factory)
+    }
+
+    /// Whether `request` is one this answers, once its body is read.
+    func answers(_ request: HTTPRequest) -> Bool {
+        guard request.method == .post, let target = request.path, APIFastPath.isPlain(request, allowingBody: true) else {
+            return false
+        }
+        if let declared = request.headerFields[.contentLength], (Int(declared) ?? .max) > maxBody { return false }
+        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        return Self.paths.contains(String(path))
+    }
+
+    /// The router's response to `head` with `body`, whole.
+    func respond(to head: HTTPRequest, body: ByteBuffer, channel: any NIOCore.Channel) async -> (head: HTTPResponse, body: ByteBuffer) {
+        var logger = logger
+        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        let context = HeraldRequestContext(source: .init(channel: channel, logger: logger))
+        var response: Response
+        do {
+            response = try await responder.respond(to: Request(head: head, body: RequestBody(buffer: body)), context: context)
+        } catch {
+            // As Hummingbird's server does with an error no middleware turned into an answer.
+            logger.debug("Unrecognised Error", metadata: ["error.type": "\(error)"])
+            response = Response(status: .internalServerError, body: .init())
+        }
+        let collected = CollectedBody(into: channel.allocator.buffer(capacity: response.body.contentLength ?? 0))
+        do {
+            try await response.body.write(collected.writer)
+        } catch {
+            logger.error("a response could not be collected", metadata: ["error": "\(error)"])
+            return (HTTPResponse(status: .internalServerError, headerFields: [.contentLength: "0"]), ByteBuffer())
+        }
+        var responseHead = response.head
+        responseHead.headerFields[.date] = date.now
+        responseHead.headerFields[.server] = Herald.serverName
+        let bytes = collected.bytes
+        responseHead.headerFields[.contentLength] = String(bytes.readableBytes)
+        answered.increment()
+        return (responseHead, bytes)
+    }
+}
+
+/// A response body written into memory.
+private struct CollectedBody {
+    private final class Storage: @unchecked Sendable {
+        var buffer: ByteBuffer
+        init(_ buffer: ByteBuffer) { self.buffer = buffer }
+    }
+
+    private struct Writer: ResponseBodyWriter {
+        let storage: Storage
+        mutating func write(_ buffer: ByteBuffer) async throws { storage.buffer.writeImmutableBuffer(buffer) }
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+
+    private let storage: Storage
+
+    init(into buffer: ByteBuffer) {
+        storage = Storage(buffer)
+    }
+
+    var writer: some ResponseBodyWriter { Writer(storage: storage) }
+    var bytes: ByteBuffer { storage.buffer }
+}
