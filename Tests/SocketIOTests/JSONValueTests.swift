@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -36,5 +37,27 @@ import Testing
     @Test func literalsBuildValues() {
         let value: JSONValue = ["data": "Connected", "count": 0, "list": [1, nil, true]]
         #expect(value.description == #"{"data":"Connected","count":0,"list":[1,null,true]}"#)
+    }
+
+    @Test func aMembersTextIsKeptAsSentWithoutItsWhitespace() throws {
+        let text = #"""
+            { "name" : "x", "data" : { "id" : 12345678901234567890, "f": 1.0e2 ,
+              "s": "a \" b\u00e9 \n}", "list": [ 1 , [ ], { } ] }, "other": true }
+            """#
+        #expect(JSONValue.compactText(ofMember: "name", in: text[...]) == #""x""#)
+        #expect(JSONValue.compactText(ofMember: "data", in: text[...])
+            == #"{"id":12345678901234567890,"f":1.0e2,"s":"a \" b\u00e9 \n}","list":[1,[],{}]}"#)
+        // Given twice (the second time spelled with an escape), the last is the one kept.
+        let twice = text.replacingOccurrences(of: #""other""#, with: #""\u0064ata""#)
+        #expect(JSONValue.compactText(ofMember: "data", in: twice[...]) == "true")
+        #expect(JSONValue.compactText(ofMember: "missing", in: text[...]) == nil)
+        #expect(JSONValue.compactText(ofMember: "data", in: "[1, 2]") == nil)
+        #expect(JSONValue.compactText(ofMember: "data", in: #"{"data": -0 }"#) == "-0")
+    }
+
+    @Test(arguments: ["", "{", #"{"data""#, #"{"data":"#, #"{"data": "unterminated"#, #"{"data": [1, {"a": [}"#, #"""#, #"{"\"#])
+    func truncatedOrHostileTextGivesNilOrTextNeverACrash(_ text: String) {
+        let member = JSONValue.compactText(ofMember: "data", in: Substring(text))
+        #expect(member == nil || member?.isEmpty == false)
     }
 }

@@ -8,17 +8,26 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         let buffer = try await request.body.collect(upTo: limit)
         let data = Data(buffer: buffer)
-        _ = try parse(data)
         do {
             return try JSONDecoder().decode(T.self, from: data)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw HeraldError.unprocessable("The field \(key.stringValue) is missing.", code: "missing_field")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        } catch {
+            // Parsed a second time only when it failed, to tell bad JSON from the wrong fields.
+            _ = try parse(data)
+            throw fieldError(error)
+        }
+    }
+
+    /// What a decoding error of JSON text says about its fields.
+    private static func fieldError(_ error: any Error) -> HeraldError {
+        switch error {
+        case let DecodingError.keyNotFound(key, _):
+            return .unprocessable("The field \(key.stringValue) is missing.", code: "missing_field")
+        case let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context):
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             let message = field.isEmpty ? "The body must be a JSON object." : "The field \(field) has the wrong type."
-            throw HeraldError.unprocessable(message, code: "invalid_field")
-        } catch {
-            throw HeraldError.unprocessable("The body does not have the expected fields.", code: "invalid_field")
+            return .unprocessable(message, code: "invalid_field")
+        default:
+            return .unprocessable("The body does not have the expected fields.", code: "invalid_field")
         }
     }
 

@@ -82,15 +82,17 @@ extension SQLiteStore {
         _ db: Database, to stream: StreamName, name: String, json: String, mode: StreamNotification.Mode, at now: Date
     ) throws -> StreamNotification {
         let key = stream.description
+        // The cursor advances and an event is counted in one statement.
         guard
-            let seq = try Int64.fetchOne(
+            let cursor = try Row.fetchOne(
                 try db.cachedStatement(sql: """
-                    INSERT INTO stream (name, last_seq) VALUES (?, 1)
-                    ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1
-                    RETURNING last_seq
+                    INSERT INTO stream (name, last_seq, events) VALUES (?, 1, ?)
+                    ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1, events = events + excluded.events
+                    RETURNING last_seq, events
                     """),
-                arguments: [key])
+                arguments: [key, mode == .append ? 1 : 0])
         else { throw DatabaseError(message: "stream cursor was not advanced") }
+        let seq: Int64 = cursor[0]
         let timestamp = now.timeIntervalSince1970
         if mode == .replace {
             // A state replaces whatever the stream holds under its name, events included.
@@ -102,7 +104,7 @@ extension SQLiteStore {
         let notification = StreamNotification(
             id: db.lastInsertedRowID, name: name, json: json, timestamp: timestamp, seq: seq, mode: mode)
         if mode == .append {
-            try applyRetention(db, stream: key, events: try countEvents(db, stream: key, by: 1) ?? 0, now: timestamp)
+            try applyRetention(db, stream: key, events: cursor[1], now: timestamp)
         }
         return notification
     }
