@@ -135,3 +135,15 @@ def test_a_chunked_publish_is_answered_on_the_loop(server):
     status, _, body = answer(server, post("/api/publish", server.key(), {"user": name, "name": "c"}, chunked=True))
     assert status == 201 and json.loads(body) == {"seq": 1}
     assert scrape(server)[ON_LOOP] - before == 1
+
+
+def test_a_publishs_data_is_stored_and_served_as_sent_but_for_whitespace(server):
+    name, token = new_user(server)
+    body = ('{"user": "%s", "name": "exact", "data": {\n  "z": 1, "a": 12345678901234567890,\n'
+            '  "f": 1.50, "s": "\\u00e9 \\" x", "l": [ 1 , { } ] } }' % name).encode()
+    assert answer(server, post("/api/publish", server.key(), body))[0] == 201
+    with open_socket(server) as sock:
+        sock.sendall(poll("/api/notifications?since=0", token))
+        status, _, text = read_response(sock)
+    assert status == 200
+    assert '"data":{"z":1,"a":12345678901234567890,"f":1.50,"s":"\\u00e9 \\" x","l":[1,{}]}' in text
