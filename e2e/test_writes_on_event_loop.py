@@ -3,6 +3,7 @@ middleware run there, outside Hummingbird's per-connection task. Seen from outsi
 tell the two ways apart: the same answers and errors, responses in request order whatever is
 pipelined, and bodies over the limit refused as the route refuses them."""
 import json
+import socket
 import tempfile
 
 import pytest
@@ -147,3 +148,37 @@ def test_a_publishs_data_is_stored_and_served_as_sent_but_for_whitespace(server)
         status, _, text = read_response(sock)
     assert status == 200
     assert '"data":{"z":1,"a":12345678901234567890,"f":1.50,"s":"\\u00e9 \\" x","l":[1,{}]}' in text
+
+
+def test_what_follows_a_write_on_its_connection_waits_for_its_answer(server):
+    name, _ = new_user(server)
+    key = server.key()
+    # The client stops sending right after two pipelined publishes: both are still answered.
+    with open_socket(server) as sock:
+        sock.sendall(post("/api/publish", key, {"user": name, "name": "a"}, "h1")
+                     + post("/api/publish", key, {"user": name, "name": "b"}, "h2"))
+        sock.shutdown(socket.SHUT_WR)
+        answers = [read_response(sock) for _ in range(2)]
+    assert [(status, headers["x-request-id"], json.loads(body)) for status, headers, body in answers] \
+        == [(201, "h1", {"seq": 1}), (201, "h2", {"seq": 2})]
+    # Bytes that are no HTTP after a publish: the publish is answered first, then the 400.
+    with open_socket(server) as sock:
+        sock.sendall(post("/api/publish", key, {"user": name, "name": "c"}, "g1") + b"NOT HTTP\r\n\r\n")
+        status, headers, body = read_response(sock)
+        assert (status, headers["x-request-id"], json.loads(body)) == (201, "g1", {"seq": 3})
+        assert read_response(sock)[0] == 400
+
+
+def test_a_body_over_four_kilobytes_goes_to_the_router_and_is_answered_there():
+    herald = Herald(tempfile.mkdtemp(prefix="herald-writes-big-"))
+    herald.start()
+    try:
+        name, _ = new_user(herald)
+        before = scrape(herald)[ON_LOOP]
+        body = {"user": name, "name": "big", "data": "x" * 5000}
+        for chunked in (False, True):
+            status, _, text = answer(herald, post("/api/publish", herald.key(), body, chunked=chunked))
+            assert status == 201 and "seq" in json.loads(text)
+        assert scrape(herald)[ON_LOOP] == before
+    finally:
+        herald.stop()

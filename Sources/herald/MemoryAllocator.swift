@@ -14,10 +14,13 @@ enum MemoryAllocator {
     /// server's arenas cross on nearly every request: `strace` counted one `madvise` per publish,
     /// and the pages it dropped fault back in on the next one. Keeping up to 16 MB per arena cut
     /// one subscriber's publish→receive p50 by 0.1–0.25 ms and `POST /api/messages` by about 10 %
-    /// of its CPU (BENCHMARKS.md). An operator's own `MALLOC_TRIM_THRESHOLD_` wins.
+    /// of its CPU (BENCHMARKS.md). Setting it also fixes glibc's mmap threshold at its default
+    /// (128 KB) instead of letting it grow: the rare larger allocation is mapped and unmapped whole.
+    /// An operator's own setting (`MALLOC_TRIM_THRESHOLD_`, or `GLIBC_TUNABLES`) wins.
     static func keepFreedMemory() {
         #if canImport(Glibc)
-        guard ProcessInfo.processInfo.environment["MALLOC_TRIM_THRESHOLD_"] == nil,
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["MALLOC_TRIM_THRESHOLD_"] == nil, environment["GLIBC_TUNABLES"]?.contains("trim_threshold") != true,
             let symbol = dlsym(dlopen(nil, RTLD_NOW), "mallopt")
         else { return }
         // `mallopt` is declared in <malloc.h>, which Swift's Glibc module does not import.

@@ -10,8 +10,8 @@ import NIOHTTPTypes
 import Testing
 
 /// The fast path alone, on an embedded channel: what it answers itself and what it hands on. The
-/// e2e tests (`test_polling_fast_path.py`) drive it through the real server and compare it with
-/// the router's answers.
+/// e2e tests (`test_polling_fast_path.py`, `test_writes_on_event_loop.py`) drive it through the
+/// real server and compare it with the router's answers.
 @Suite struct APIFastPathTests {
     struct Setup {
         let herald: Herald
@@ -163,7 +163,7 @@ import Testing
 
     @Test func aWriteWhoseBodyGrowsPastTheLimitIsHandedOnWhole() async throws {
         let setup = try await setUp()
-        let limit = setup.herald.configuration.maxRequestBody
+        let limit = LoopResponder.maxBodyOnLoop
         let head = HTTPRequest(method: .post, scheme: nil, authority: "h", path: "/api/publish",
             headerFields: [.authorization: "Bearer \(setup.token)", .transferEncoding: "chunked"])
         try setup.channel.writeInbound(HTTPRequestPart.head(head))
@@ -223,8 +223,9 @@ import Testing
         }
         #expect(post("/api/publish"))
         #expect(post("/api/messages", [.contentLength: "100", .transferEncoding: "chunked"]))
-        #expect(post("/api/publish?x=1", [.contentLength: String(herald.configuration.maxRequestBody)]))
-        #expect(!post("/api/publish", [.contentLength: String(herald.configuration.maxRequestBody + 1)]))
+        #expect(writes.maxBody == LoopResponder.maxBodyOnLoop)
+        #expect(post("/api/publish?x=1", [.contentLength: String(writes.maxBody)]))
+        #expect(!post("/api/publish", [.contentLength: String(writes.maxBody + 1)]))
         #expect(!post("/api/publish", [.contentLength: "lots"]))
         #expect(!post("/api/publish", method: .get))
         #expect(!post("/api/messages", method: .put))

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import HeraldCore
-import HeraldServer
+@testable import HeraldServer
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -91,6 +91,21 @@ import Testing
             #expect(response.status == .unauthorized)
             let none = try await client.execute(uri: "/api/publish", method: .post, body: ByteBuffer(string: "{}"))
             #expect(none.status == .unauthorized)
+        }
+    }
+
+    @Test(arguments: [JSONBody.maxNesting - 1, JSONBody.maxNesting, JSONBody.maxNesting + 1])
+    func bodiesNestTooDeepExactlyWhenFoundationSaysSo(depth: Int) async throws {
+        // `depth` levels in all: the body's object and what `data` holds.
+        let data = String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1)
+        let body = Data(#"{"user": "a", "name": "x", "data": \#(data)}"#.utf8)
+        let foundationAccepts = (try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])) != nil
+        #expect(foundationAccepts == (depth <= JSONBody.maxNesting))
+        try await withHerald { herald, client in
+            _ = try await herald.store.createUser(username: "a", passwordHash: "!")
+            let response = try await client.execute(
+                uri: "/api/publish", method: .post, headers: try await serverKey(herald), body: ByteBuffer(bytes: body))
+            #expect(response.status.code == (foundationAccepts ? 201 : 400))
         }
     }
 }

@@ -16,10 +16,11 @@ import NIOHTTPTypes
 /// - The answers are the router's: the same bodies, headers, errors, log lines and request metrics.
 /// - Anything else goes to the router untouched: other paths and methods, a poll memory cannot
 ///   answer, a request that expects a `100 Continue`, asks to upgrade or to close the connection,
-///   or declares a body larger than the limit.
+///   or has a body larger than `LoopResponder.maxBody`.
 /// - Responses leave in request order: while a request handed to the router is unanswered, the
 ///   requests after it go to the router too; while one is answered here, the requests after it
-///   wait, and once one has arrived, so does reading from the socket.
+///   wait, and once one has arrived, so does reading from the socket. So do the end of the input
+///   and a parse error: the router learns of them after that answer, as it would have.
 /// - A client that does not read its answers is not answered faster than it reads: once the
 ///   connection stops being writable, its requests go to the router, whose reading waits for its
 ///   writing.
@@ -65,10 +66,19 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// from the router's thread and can trail the bytes a client reads it by: a request sent in that
     /// moment goes to the router too, which costs it time, not order.
     private var routed = 0
-    /// A write is being answered on the loop: the parts read meanwhile wait in `held`, and once
-    /// some do, reading from the socket waits too (`readWanted`).
+    /// What arrived while a write was answered on the loop, in order: request parts, and the end
+    /// of the input or a parse error, which would otherwise tell the router the connection is done
+    /// before that write's answer is out.
+    private enum Held {
+        case part(HTTPRequestPart)
+        case event(Any)
+        case error(any Error)
+    }
+
+    /// A write is being answered on the loop: what is read meanwhile waits in `held`, and once
+    /// something does, reading from the socket waits too (`readWanted`).
     private var answering = false
-    private var held = CircularBuffer<HTTPRequestPart>()
+    private var held = CircularBuffer<Held>()
     private var readWanted = false
     /// The connection's last `Authorization` header and its token's digest (see `MemoryPolls`).
     private var lastDigest: (authorization: String, digest: String)?
@@ -88,9 +98,25 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if answering {
-            held.append(part)
+            held.append(.part(part))
         } else {
             handle(part, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if answering || !held.isEmpty {
+            held.append(.event(event))
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if answering || !held.isEmpty {
+            held.append(.error(error))
+        } else {
+            context.fireErrorCaught(error)
         }
     }
 
@@ -133,12 +159,11 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(part))
         case (.body(let chunk), .write(let request)):
             guard body.readableBytes + chunk.readableBytes <= shared.writes.maxBody else {
-                // The route refuses it, with the error it gives every body over the limit.
                 return handOn(request, then: part, context: context)
             }
             body.writeImmutableBuffer(chunk)
         case (.body, .poll):
-            // `isPlain` let no poll with a body through.
+            // A poll declares no body (`isPlain`); bytes that come anyway are dropped.
             break
         case (.end, .poll(let answer)):
             reading = .routed
@@ -193,8 +218,12 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if response.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(response.body)), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         let replayed = !held.isEmpty
-        while !answering, let part = held.popFirst() {
-            handle(part, context: context)
+        while !answering, let next = held.popFirst() {
+            switch next {
+            case .part(let part): handle(part, context: context)
+            case .event(let event): context.fireUserInboundEventTriggered(event)
+            case .error(let error): context.fireErrorCaught(error)
+            }
         }
         // Hummingbird takes what it was handed when a read completes.
         if replayed { context.fireChannelReadComplete() }

@@ -13,7 +13,11 @@ import NIOCore
 /// of the pool and back, which cost a lone publish more than its SQLite commit.
 ///
 /// Only for routes whose answer is small and whole (a publish, a message): the response is
-/// collected before it is written, so a route that streams must not come here.
+/// collected before it is written, so a route that streams must not come here. And only for small
+/// bodies: what the route does runs on the loop, every other connection of the loop waiting for
+/// it, SQLite's commit included when the writer is idle (`GroupCommit`). A message, or a publish
+/// to one user or channel, is a few hundred microseconds of that; a larger body (a publish to more
+/// than a few hundred users, say) goes to the router and the pool's threads.
 struct LoopResponder: Sendable {
     /// The requests answered here: `POST` to these paths.
     static let paths: Set<String> = ["/api/publish", "/api/messages"]
@@ -21,8 +25,11 @@ struct LoopResponder: Sendable {
     let responder: RouterResponder<HeraldRequestContext>
     let logger: Logger
     let date: HTTPDate
-    /// The most a body may be; a longer one goes to the router, whose route refuses it.
+    /// The most a body may be; a longer one goes to the router.
     let maxBody: Int
+    /// `maxBody` unless the configured limit is lower: a message of the longest allowed (1,000
+    /// characters) fits.
+    static let maxBodyOnLoop = 4096
     /// Requests answered here, in the node's own registry.
     let answered: CoreMetrics.Counter
 
@@ -30,7 +37,7 @@ struct LoopResponder: Sendable {
         self.responder = responder
         self.logger = logger
         self.date = date
-        maxBody = herald.configuration.maxRequestBody
+        maxBody = min(herald.configuration.maxRequestBody, Self.maxBodyOnLoop)
         answered = CoreMetrics.Counter(label: "herald_requests_answered_on_event_loop_total", factory: herald.metrics.factory)
     }
 
@@ -62,7 +69,10 @@ struct LoopResponder: Sendable {
             try await response.body.write(collected.writer)
         } catch {
             logger.error("a response could not be collected", metadata: ["error": "\(error)"])
-            return (HTTPResponse(status: .internalServerError, headerFields: [.contentLength: "0"]), ByteBuffer())
+            let head = HTTPResponse(
+                status: .internalServerError,
+                headerFields: [.contentLength: "0", .date: date.now, .server: Herald.serverName])
+            return (head, ByteBuffer())
         }
         var responseHead = response.head
         responseHead.headerFields[.date] = date.now

@@ -22,7 +22,8 @@ struct Publication {
     /// publish's CPU when `data` was parsed into Foundation objects and written out again.
     init(parsing data: Data) throws {
         if let text = String(validating: data, as: UTF8.self),
-            case .object(let members)? = JSONValue(parsing: Substring(text), maxDepth: JSONBody.maxNesting)
+            // Its depth counts from 0 at the top, Foundation's from 1: the same bodies nest too deep.
+            case .object(let members)? = JSONValue(parsing: Substring(text), maxDepth: JSONBody.maxNesting - 1)
         {
             var fields: [String: Any] = [:]
             for (key, value) in members where key != "data" { fields[key] = value.foundationValue }

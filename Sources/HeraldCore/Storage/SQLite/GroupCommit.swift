@@ -2,7 +2,7 @@ import GRDB
 import Synchronization
 
 /// SQLite's single writer, shared: writes that arrive while a transaction is being written wait
-/// and then share the next one, each in a savepoint of its own.
+/// and then share the next one, each in a savepoint of its own when it is not alone there.
 ///
 /// Guarantees:
 /// - Each write is atomic: a write that throws is rolled back alone (its savepoint, or the whole

@@ -34,7 +34,9 @@ public final class SQLiteStore: HeraldStore {
     /// Runs a read on the calling thread. A read takes tens of microseconds and readers never wait
     /// for the writer (WAL), so this costs less than the two thread hops of GRDB's async `read`,
     /// which dominated the polling API's profile. Writes never wait on the calling thread: one
-    /// that finds the writer idle runs there, the others queue for it (`GroupCommit`).
+    /// that finds the writer idle runs there, the others queue for it (`GroupCommit`). The calling
+    /// thread may be an event loop's (publishes and messages with small bodies are answered there):
+    /// what runs here must stay short.
     func read<T>(_ block: (Database) throws -> T) throws -> T {
         try pool.read(block)
     }
