@@ -25,9 +25,9 @@ struct LoopResponder: Sendable {
     let responder: RouterResponder<HeraldRequestContext>
     let logger: Logger
     let date: HTTPDate
-    /// The most a body may be; a longer one goes to the router.
+    /// The most a body answered here may be; a longer one goes to the router.
     let maxBody: Int
-    /// `maxBody` unless the configured limit is lower: a message of the longest allowed (1,000
+    /// `maxBody`, unless the configured limit is lower: a message of the longest allowed (1,000
     /// characters) fits.
     static let maxBodyOnLoop = 4096
     /// Requests answered here, in the node's own registry.
