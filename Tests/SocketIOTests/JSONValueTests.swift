@@ -16,7 +16,7 @@ import Testing
     @Test(arguments: [
         "", " ", "{", "[1,]", "{\"a\":1,}", "{'a':1}", "[1 2]", "01", "1.", ".5", "-", "1e", "tru", "nul",
         "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "\"a\u{01}\"", "[1]x", "{\"a\"}", "\"unterminated",
-        "NaN", "Infinity", "+1", "\u{feff}1",
+        "NaN", "Infinity", "+1", "\u{feff}1", "1e400", "[-3e22222]",
     ])
     func malformedJSONIsRefused(_ text: String) {
         #expect(JSONValue(parsing: Substring(text)) == nil)

@@ -2,7 +2,7 @@ import NIOCore
 
 extension JSONValue {
     /// Parses JSON text (RFC 8259). Nil for anything else: trailing bytes, bad escapes, lone
-    /// surrogates, nesting deeper than `maxDepth`.
+    /// surrogates, numbers beyond a Double's range, nesting deeper than `maxDepth`.
     public init?(parsing text: Substring, maxDepth: Int = 100) {
         var parser = JSONParser(bytes: Array(text.utf8), maxDepth: maxDepth)
         guard let value = parser.parseDocument() else { return nil }
@@ -275,7 +275,9 @@ struct JSONParser {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { return nil }
         }
-        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { return nil }
+        // A number too large for a Double is refused, as Foundation's parser refuses it: read as
+        // infinity, it would be written back as null (JSON.stringify's way), another value.
+        guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else { return nil }
         return .number(value)
     }
 }
