@@ -1,4 +1,5 @@
 """Fixtures that run the real `herald` binary on a free port with a fresh data directory."""
+import contextlib
 import os
 import re
 import signal
@@ -122,21 +123,27 @@ class Herald:
         raise AssertionError("no VmRSS")
 
 
+@contextlib.contextmanager
+def running_herald(prefix="herald-e2e-", **settings):
+    """A Herald on a fresh data directory for the length of a `with` block, stopped however it ends."""
+    server = Herald(tempfile.mkdtemp(prefix=prefix), **settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def herald():
-    server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"))
-    server.start()
-    yield server
-    server.stop()
+    with running_herald("herald-e2e-") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def shared_herald():
     """One server for a whole module, for tests that make many independent users."""
-    server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"), HERALD_RETENTION_COUNT="100000")
-    server.start()
-    yield server
-    server.stop()
+    with running_herald("herald-e2e-", HERALD_RETENTION_COUNT="100000") as server:
+        yield server
 
 
 def free_port():

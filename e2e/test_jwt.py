@@ -17,7 +17,7 @@ import socketio
 import sseclient
 from websockets.sync.client import connect
 
-from conftest import HERALD_BIN, Herald, note_secret
+from conftest import HERALD_BIN, running_herald, note_secret
 
 SECRET = note_secret("jwt-e2e-" + secrets.token_hex(24))
 
@@ -43,10 +43,8 @@ def claims(sub, **extra):
 
 @pytest.fixture(scope="module")
 def jwt_herald():
-    server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"), HERALD_JWT_SECRET=SECRET)
-    server.start()
-    yield server
-    server.stop()
+    with running_herald("herald-e2e-", HERALD_JWT_SECRET=SECRET) as server:
+        yield server
 
 
 def error_code(response):
@@ -161,8 +159,7 @@ def test_rs256_public_key():
         return subprocess.run(["openssl", "dgst", "-sha256", "-sign", private], input=data, check=True,
                               capture_output=True).stdout
 
-    server = Herald(tempfile.mkdtemp(prefix="herald-e2e-"), HERALD_JWT_PUBLIC_KEY=public).start()
-    try:
+    with running_herald("herald-e2e-", HERALD_JWT_PUBLIC_KEY=public) as server:
         token = make_jwt(claims("ext_rsa"), alg="RS256", sign=sign)
         response = requests.get(server.base + "/api/notifications?since=0", headers={"Authorization": f"Bearer {token}"},
                                 timeout=10)
@@ -170,8 +167,6 @@ def test_rs256_public_key():
         hs = make_jwt(claims("ext_rsa"))
         response = requests.get(server.base + "/api/notifications", headers={"Authorization": f"Bearer {hs}"}, timeout=10)
         assert response.status_code == 401 and error_code(response) == "invalid_token"
-    finally:
-        server.stop()
 
 
 def test_jwt_without_key_and_bad_settings(herald):

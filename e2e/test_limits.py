@@ -8,18 +8,16 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from conftest import Herald
+from conftest import Herald, running_herald
 from test_sse import new_user
 
 
 @pytest.fixture(scope="module")
 def strict():
     """Short timeouts, so the tests see them act."""
-    herald = Herald(tempfile.mkdtemp(prefix="herald-limits-"), HERALD_REQUEST_HEAD_TIMEOUT_SECONDS="1",
-                    HERALD_IDLE_TIMEOUT_SECONDS="2", HERALD_HEARTBEAT_SECONDS="1")
-    herald.start()
-    yield herald
-    herald.stop()
+    with running_herald("herald-limits-", HERALD_REQUEST_HEAD_TIMEOUT_SECONDS="1",
+                        HERALD_IDLE_TIMEOUT_SECONDS="2", HERALD_HEARTBEAT_SECONDS="1") as herald:
+        yield herald
 
 
 def open_socket(herald):

@@ -3,12 +3,11 @@ path). Seen from outside, nothing may tell the two apart: the same bodies and he
 metrics, responses in request order, and the same idle timeout and shutdown."""
 import re
 import socket
-import tempfile
 import time
 
 import pytest
 
-from conftest import Herald
+from conftest import running_herald
 from test_limits import closed_within, open_socket
 from test_metrics import scrape
 from test_sse import new_user
@@ -16,10 +15,8 @@ from test_sse import new_user
 
 @pytest.fixture(scope="module")
 def server():
-    herald = Herald(tempfile.mkdtemp(prefix="herald-fastpath-"), HERALD_IDLE_TIMEOUT_SECONDS="2")
-    herald.start()
-    yield herald
-    herald.stop()
+    with running_herald("herald-fastpath-", HERALD_IDLE_TIMEOUT_SECONDS="2") as herald:
+        yield herald
 
 
 def reader(herald):
@@ -156,9 +153,7 @@ def test_polls_from_memory_keep_a_connection_alive_and_idleness_still_closes_it(
 
 
 def test_a_kept_alive_polling_connection_does_not_hold_up_shutdown():
-    herald = Herald(tempfile.mkdtemp(prefix="herald-fastpath-stop-"))
-    herald.start()
-    try:
+    with running_herald("herald-fastpath-stop-") as herald:
         token = reader(herald)
         with open_socket(herald) as sock:
             for _ in range(3):
@@ -167,5 +162,3 @@ def test_a_kept_alive_polling_connection_does_not_hold_up_shutdown():
             start = time.monotonic()
             assert herald.stop() == 0
             assert time.monotonic() - start < 5
-    finally:
-        herald.stop()

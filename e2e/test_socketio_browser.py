@@ -1,24 +1,21 @@
 """The stock Socket.IO JavaScript client (v4.8.1, fetched by scripts/fetch-socketio-client) in
 headless Chromium against Herald: the /socketio-demo page (Flask-SocketIO's example), two browsers
 in a room, and /notifications recovering by itself (pid + offset) after its transport is closed."""
-import tempfile
 
 import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import Herald
+from conftest import running_herald
 from test_browser import browsers, log_in  # noqa: F401 (browsers is a fixture)
 from test_socketio_interop import SOCKETIO_CLIENT, socketio_settings
 
 
 @pytest.fixture(scope="module")
 def server():
-    herald = Herald(tempfile.mkdtemp(prefix="herald-sio-browser-"), **socketio_settings())
-    herald.start()
-    yield herald
-    herald.stop()
+    with running_herald("herald-sio-browser-", **socketio_settings()) as herald:
+        yield herald
 
 
 def log_lines(driver):

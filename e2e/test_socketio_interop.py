@@ -9,14 +9,13 @@ import json
 import logging
 import os
 import queue
-import tempfile
 import time
 
 import pytest
 import requests
 import socketio
 
-from conftest import Herald
+from conftest import running_herald
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SOCKETIO_CLIENT = os.environ.get("HERALD_SOCKETIO_CLIENT") or os.path.join(REPO, ".socketio-client", "socket.io.min.js")
@@ -34,19 +33,15 @@ def socketio_settings(**extra):
 @pytest.fixture(scope="module")
 def server():
     """One server for the module; each test makes its own users and rooms."""
-    herald = Herald(tempfile.mkdtemp(prefix="herald-sio-"), **socketio_settings())
-    herald.start()
-    yield herald
-    herald.stop()
+    with running_herald("herald-sio-", **socketio_settings()) as herald:
+        yield herald
 
 
 @pytest.fixture
 def own_server():
     """A server of the test's own, for restarts."""
-    herald = Herald(tempfile.mkdtemp(prefix="herald-sio-"), **socketio_settings())
-    herald.start()
-    yield herald
-    herald.stop()
+    with running_herald("herald-sio-", **socketio_settings()) as herald:
+        yield herald
 
 
 _users = iter(range(1, 1_000_000))

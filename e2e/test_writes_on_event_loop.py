@@ -4,11 +4,10 @@ tell the two ways apart: the same answers and errors, responses in request order
 pipelined, and bodies over the limit refused as the route refuses them."""
 import json
 import socket
-import tempfile
 
 import pytest
 
-from conftest import Herald
+from conftest import running_herald
 from test_limits import open_socket
 from test_metrics import scrape
 from test_polling_fast_path import read_response
@@ -20,10 +19,8 @@ ON_LOOP = "herald_requests_answered_on_event_loop_total"
 
 @pytest.fixture(scope="module")
 def server():
-    herald = Herald(tempfile.mkdtemp(prefix="herald-writes-"), HERALD_MAX_REQUEST_BODY="4096")
-    herald.start()
-    yield herald
-    herald.stop()
+    with running_herald("herald-writes-", HERALD_MAX_REQUEST_BODY="4096") as herald:
+        yield herald
 
 
 def post(path, token, body, request_id=None, close=False, chunked=False):
@@ -170,9 +167,7 @@ def test_what_follows_a_write_on_its_connection_waits_for_its_answer(server):
 
 
 def test_a_body_over_four_kilobytes_goes_to_the_router_and_is_answered_there():
-    herald = Herald(tempfile.mkdtemp(prefix="herald-writes-big-"))
-    herald.start()
-    try:
+    with running_herald("herald-writes-big-") as herald:
         name, _ = new_user(herald)
         before = scrape(herald)[ON_LOOP]
         body = {"user": name, "name": "big", "data": "x" * 5000}
@@ -180,5 +175,3 @@ def test_a_body_over_four_kilobytes_goes_to_the_router_and_is_answered_there():
             status, _, text = answer(herald, post("/api/publish", herald.key(), body, chunked=chunked))
             assert status == 201 and "seq" in json.loads(text)
         assert scrape(herald)[ON_LOOP] == before
-    finally:
-        herald.stop()
