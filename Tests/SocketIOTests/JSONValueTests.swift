@@ -60,4 +60,16 @@ import Testing
         let member = JSONValue.compactText(ofMember: "data", in: Substring(text))
         #expect(member == nil || member?.isEmpty == false)
     }
+
+    @Test func theStringStateMarksEveryByteOfAStringAndNothingElse() {
+        // Escaped quotes and an escaped backslash before the closing quote, brackets inside.
+        let text = #"["a\"b", "{\\", "x\\"] "#
+        var state = JSONStringState()
+        let marks = text.utf8.map { state.consume($0) ? "s" : "-" }.joined()
+        #expect(marks == "-ssssss--sssss--sssss--")
+        #expect(!state.isInString)
+        var open = JSONStringState()
+        for byte in #"{"unterminated \""#.utf8 { _ = open.consume(byte) }
+        #expect(open.isInString)
+    }
 }

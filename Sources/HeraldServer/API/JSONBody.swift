@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOFoundationCompat
+import SocketIO
 
 /// Reads a JSON request body within the size limit, telling apart what the client got wrong:
 /// not JSON at all (400), or JSON of the wrong shape (422, naming the field).
@@ -46,20 +47,10 @@ enum JSONBody {
     /// How deep the body's brackets go, strings skipped: tells a body refused for its depth from
     /// one that is not JSON.
     static func deepestNesting(_ data: Data) -> Int {
-        var depth = 0, deepest = 0, inString = false, escaped = false
-        for byte in data {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
+        var depth = 0, deepest = 0
+        var string = JSONStringState()
+        for byte in data where !string.consume(byte) {
             switch byte {
-            case UInt8(ascii: "\""): inString = true
             case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1; deepest = max(deepest, depth)
             case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
             default: break

@@ -55,13 +55,10 @@ private struct JSONScanner {
 
     /// Just past the string whose opening quote is at `start`.
     private func stringEnd(from start: Int) -> Int? {
-        var position = start + 1
-        while position < bytes.count {
-            switch bytes[position] {
-            case UInt8(ascii: "\""): return position + 1
-            case UInt8(ascii: "\\"): position += 2
-            default: position += 1
-            }
+        var string = JSONStringState()
+        for position in start..<bytes.count {
+            _ = string.consume(bytes[position])
+            if !string.isInString { return position + 1 }
         }
         return nil
     }
@@ -74,13 +71,9 @@ private struct JSONScanner {
             return stringEnd(from: start)
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             var depth = 0
-            var position = start
-            while position < bytes.count {
+            var string = JSONStringState()
+            for position in start..<bytes.count where !string.consume(bytes[position]) {
                 switch bytes[position] {
-                case UInt8(ascii: "\""):
-                    guard let end = stringEnd(from: position) else { return nil }
-                    position = end
-                    continue
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
                     depth += 1
                 case UInt8(ascii: "}"), UInt8(ascii: "]"):
@@ -89,7 +82,6 @@ private struct JSONScanner {
                 default:
                     break
                 }
-                position += 1
             }
             return nil
         default:
@@ -117,22 +109,8 @@ private struct JSONScanner {
     private func compacted(_ range: Range<Int>) -> String {
         var out = [UInt8]()
         out.reserveCapacity(range.count)
-        var inString = false
-        var escaped = false
-        for byte in bytes[range] {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-            } else if byte == UInt8(ascii: "\"") {
-                inString = true
-            } else if Self.isWhitespace(byte) {
-                continue
-            }
+        var string = JSONStringState()
+        for byte in bytes[range] where string.consume(byte) || !Self.isWhitespace(byte) {
             out.append(byte)
         }
         return String(decoding: out, as: UTF8.self)
