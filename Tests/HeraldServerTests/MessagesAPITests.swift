@@ -52,6 +52,34 @@ struct APIUser {
         }
     }
 
+    /// A message and an inbox page are written by hand: every character of a body comes back as
+    /// sent, under exactly the documented keys, in sorted order as the encoder wrote them.
+    @Test func messagesAreWrittenAsJSONThatReadsBackExactly() async throws {
+        try await withHerald { herald, client in
+            let alice = try await APIUser.create("alice", in: herald)
+            let bob = try await APIUser.create("bob", in: herald)
+            let body = "\"quoted\" \\ back\u{1}slash\ttab </script> \u{2028} é 🎉 line\nbreak"
+            let request = try JSONSerialization.data(withJSONObject: ["to": "bob", "body": body])
+            let sent = try await client.execute(
+                uri: "/api/messages", method: .post, headers: alice.auth, body: ByteBuffer(bytes: request))
+            #expect(sent.status == .created)
+            #expect(sent.body.getString(at: 0, length: 9) == #"{"body":""#)
+            let message = try #require(try sent.json() as? [String: Any])
+            #expect(Set(message.keys) == ["body", "from", "id", "timestamp", "to"])
+            #expect(message["body"] as? String == body)
+            #expect(message["timestamp"] as? Double ?? 0 > 1_700_000_000)
+
+            let inbox = try #require(
+                try await client.execute(uri: "/api/messages", method: .get, headers: bob.auth).json() as? [String: Any])
+            #expect(Set(inbox.keys) == [
+                "has_newer", "has_older", "messages", "page", "pages", "per_page", "total", "unread_message_count",
+            ])
+            let listed = try #require((inbox["messages"] as? [[String: Any]])?.first)
+            #expect(listed["body"] as? String == body && listed["id"] as? Int64 == message["id"] as? Int64)
+            #expect(inbox["has_newer"] as? Bool == false && inbox["pages"] as? Int == 1)
+        }
+    }
+
     @Test(arguments: [
         (#"{"to": "bob", "body": "hi""#, 400, "invalid_json"),
         ("not json", 400, "invalid_json"),

@@ -46,6 +46,25 @@ enum JSONResponse {
         response(Data(#"{"seq":\#(seq)}"#.utf8), status: status)
     }
 
+    /// A sent message: `{"body","from","id","timestamp","to"}`, keys sorted as `encode` sorts them.
+    static func message(_ message: Message, status: HTTPResponse.Status) -> Response {
+        response(Data(messageJSON(message).utf8), status: status)
+    }
+
+    /// A page of the inbox, its messages written as `message(_:status:)` writes one.
+    static func inbox(_ inbox: InboxPage, unreadMessageCount: Int) -> Response {
+        let messages = inbox.messages.map(messageJSON).joined(separator: ",")
+        let text = #"{"has_newer":\#(inbox.hasNewer),"has_older":\#(inbox.hasOlder),"messages":[\#(messages)],"#
+            + #""page":\#(inbox.page),"pages":\#(inbox.pageCount),"per_page":\#(inbox.perPage),"total":\#(inbox.total),"#
+            + #""unread_message_count":\#(unreadMessageCount)}"#
+        return response(Data(text.utf8), status: .ok)
+    }
+
+    private static func messageJSON(_ message: Message) -> String {
+        #"{"body":"# + quoted(message.body) + #","from":"# + quoted(message.sender) + #","id":\#(message.id)"#
+            + #","timestamp":\#(message.createdAt.timeIntervalSince1970),"to":"# + quoted(message.recipient) + "}"
+    }
+
     private static func response(_ data: Data, status: HTTPResponse.Status) -> Response {
         Response(
             status: status,

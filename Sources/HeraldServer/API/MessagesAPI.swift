@@ -12,33 +12,6 @@ struct MessagesAPI {
         var body: String
     }
 
-    struct MessageJSON: Encodable {
-        var id: Int64
-        var from: String
-        var to: String
-        var body: String
-        var timestamp: Double
-
-        init(_ message: Message) {
-            id = message.id
-            from = message.sender
-            to = message.recipient
-            body = message.body
-            timestamp = message.createdAt.timeIntervalSince1970
-        }
-    }
-
-    struct InboxJSON: Encodable {
-        var messages: [MessageJSON]
-        var page: Int
-        var per_page: Int
-        var total: Int
-        var pages: Int
-        var has_newer: Bool
-        var has_older: Bool
-        var unread_message_count: Int
-    }
-
     struct ReadJSON: Encodable {
         var unread_message_count: Int
         var seq: Int64
@@ -59,7 +32,7 @@ struct MessagesAPI {
         let input = try await JSONBody.decode(SendRequest.self, from: request, limit: herald.configuration.maxRequestBody)
         do {
             let message = try await messaging.send(from: sender, to: input.to, body: input.body)
-            return try JSONResponse.encode(MessageJSON(message), status: .created)
+            return JSONResponse.message(message, status: .created)
         } catch let refusal as Messaging.Refusal {
             switch refusal {
             case .unknownRecipient:
@@ -79,10 +52,6 @@ struct MessagesAPI {
         let page = try Paging.page(of: request)
         let inbox = try await herald.store.inbox(userID: user.id, page: page, perPage: herald.configuration.messagesPerPage)
         let unread = try await herald.store.unreadMessageCount(userID: user.id)
-        return try JSONResponse.encode(
-            InboxJSON(
-                messages: inbox.messages.map(MessageJSON.init), page: inbox.page, per_page: inbox.perPage,
-                total: inbox.total, pages: inbox.pageCount, has_newer: inbox.hasNewer, has_older: inbox.hasOlder,
-                unread_message_count: unread))
+        return JSONResponse.inbox(inbox, unreadMessageCount: unread)
     }
 }
