@@ -94,11 +94,6 @@ enum SQLiteSchema {
                 CREATE INDEX notification_event_age ON notification(stream, timestamp) WHERE mode = 'append';
                 """)
         }
-        migrator.registerMigration("v5: events aged through their seq index") { db in
-            // The index of the events' times cost every publish a page of the journal; the aged
-            // events are the oldest seqs, which the stream's seq index already reaches in order.
-            try db.execute(sql: "DROP INDEX notification_event_age")
-        }
         return migrator
     }
 }

@@ -120,16 +120,17 @@ extension SQLiteStore {
 
     /// The newest aged event. Named index: left to itself, SQLite answers MAX(seq) by walking
     /// the stream's seq index backwards through every event it keeps.
-    /// A stream's events from the oldest, with the time each was written.
-    static let eventsFromTheOldestSQL = """
-        SELECT seq, timestamp FROM notification WHERE stream = ? AND mode = 'append' ORDER BY seq
+    static let agedEventsSQL = """
+        SELECT MAX(seq) FROM notification INDEXED BY notification_event_age
+        WHERE stream = ? AND mode = 'append' AND timestamp < ?
         """
 
     /// Drops events beyond the count or older than the age limit, remembering the highest seq
     /// dropped so a reader resuming from before it can be told it missed something. Reads only
-    /// what it drops, through the stream's seq index; `events` is how many the stream holds.
+    /// what it drops, through the events' indexes; `events` is how many the stream holds.
     private func applyRetention(_ db: Database, stream: String, events: Int, now: Double) throws {
-        let aged = try lastAgedEvent(db, stream: stream, before: now - retention.maxAge)
+        let aged = try Int64.fetchOne(
+            try db.cachedStatement(sql: Self.agedEventsSQL), arguments: [stream, now - retention.maxAge])
         var pushedOut: Int64?
         if events > retention.maxCount {
             pushedOut = try Int64.fetchOne(
@@ -142,20 +143,5 @@ extension SQLiteStore {
         try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND mode = 'append' AND seq <= ?").execute(arguments: [stream, cutoffSeq])
         try countEvents(db, stream: stream, by: -db.changesCount)
         try db.cachedStatement(sql: "UPDATE stream SET evicted_through = MAX(evicted_through, ?) WHERE name = ?").execute(arguments: [cutoffSeq, stream])
-    }
-
-    /// The seq of the newest event in the run of events written before `cutoff` that starts the
-    /// stream. Events are appended in seq order and stamped with the time of their write, so the
-    /// aged are the oldest: the walk stops at the first one young enough, which on most writes is
-    /// the first it reads. (Were the clock set back, an event stamped earlier than one before it
-    /// would stay until that one ages too: kept a little longer, never dropped early.)
-    private func lastAgedEvent(_ db: Database, stream: String, before cutoff: Double) throws -> Int64? {
-        let events = try Row.fetchCursor(try db.cachedStatement(sql: Self.eventsFromTheOldestSQL), arguments: [stream])
-        var aged: Int64?
-        while let event = try events.next() {
-            guard (event[1] as Double) < cutoff else { break }
-            aged = event[0]
-        }
-        return aged
     }
 }
