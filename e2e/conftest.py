@@ -126,9 +126,9 @@ class Herald:
 @contextlib.contextmanager
 def running_herald(prefix="herald-e2e-", **settings):
     """A Herald on a fresh data directory for the length of a `with` block, stopped however it ends."""
-    server = Herald(tempfile.mkdtemp(prefix=prefix), **settings).start()
+    server = Herald(tempfile.mkdtemp(prefix=prefix), **settings)
     try:
-        yield server
+        yield server.start()
     finally:
         server.stop()
 
