@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import HeraldCore
@@ -67,6 +69,28 @@ import Testing
         #expect(try await store.channels(limit: 10).map(\.name) == ["whole"])
     }
 
+    /// A write started on an event loop while another process holds SQLite's write lock does not
+    /// hold the loop: it waits on the writer's queue, and commits once the lock is given back.
+    @Test func aWriteWaitingForAnotherProcesssLockLeavesItsEventLoopFree() async throws {
+        let directory = temporaryDirectory()
+        let store = try SQLiteStore(directory: directory)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        // What another process would do: a connection of its own, holding the write lock.
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let other = try DatabaseQueue(path: (directory as NSString).appendingPathComponent("herald.sqlite"), configuration: holding)
+        try await other.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        try await Task.sleep(for: .milliseconds(5))  // the writer has been quiet: the write may run on the loop
+        let write = Task(executorPreference: LoopExecutor(loop)) {
+            try await store.addNotification(to: .channel("c"), name: "e", json: "1", mode: .append, at: Date())
+        }
+        // Answered while the lock is still held; a loop waiting in SQLite's busy handler would
+        // answer only once the write had failed, five seconds on.
+        #expect(try await loop.submit { true }.get())
+        try await other.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+        #expect(try await write.value.seq == 1)
+    }
+
     @Test func aFailedWriteLeavesTheWriterWorking() async throws {
         let store = try SQLiteStore(directory: temporaryDirectory())
         _ = try await store.createUser(username: "ada", passwordHash: "h")
@@ -94,5 +118,19 @@ import Testing
         let copied = try #require(last)
         #expect(copied.walFrameCount > 0 && copied.checkpointedFrameCount == copied.walFrameCount)
         #expect(try await store.notifications(in: .channel("c"), after: .beginning, limit: 1000).count == 300)
+    }
+}
+
+/// Runs a task's jobs on one event loop, as Herald runs the writes it answers on the loop.
+private final class LoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
