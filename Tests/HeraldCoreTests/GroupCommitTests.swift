@@ -81,7 +81,7 @@ import Testing
         let other = try DatabaseQueue(path: (directory as NSString).appendingPathComponent("herald.sqlite"), configuration: holding)
         try await other.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
         try await Task.sleep(for: .milliseconds(5))  // the writer has been quiet: the write may run on the loop
-        let write = Task(executorPreference: LoopExecutor(loop)) {
+        let write = Task(executorPreference: EventLoopTaskExecutor(loop)) {
             try await store.addNotification(to: .channel("c"), name: "e", json: "1", mode: .append, at: Date())
         }
         // Answered while the lock is still held; a loop waiting in SQLite's busy handler would
@@ -121,16 +121,3 @@ import Testing
     }
 }
 
-/// Runs a task's jobs on one event loop, as Herald runs the writes it answers on the loop.
-private final class LoopExecutor: TaskExecutor {
-    let loop: any EventLoop
-
-    init(_ loop: any EventLoop) {
-        self.loop = loop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
-}

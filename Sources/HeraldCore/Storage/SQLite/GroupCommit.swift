@@ -24,8 +24,9 @@ final class GroupCommit: Sendable {
 
     private let pool: DatabasePool
     private let queue = Mutex(Queue())
-    /// How long the writer's queue waits for a lock another process holds (the pool's busy timeout).
-    private let busyTimeoutMilliseconds: CInt
+    /// How long the writer's queue waits for a lock another process holds: the pool's busy
+    /// timeout, nil when it has none (then nothing waits anyway, or its own busy handler decides).
+    private let busyTimeoutMilliseconds: CInt?
 
     private struct Queue {
         var writes: [any BatchedWrite] = []
@@ -44,7 +45,7 @@ final class GroupCommit: Sendable {
         if case .timeout(let seconds) = pool.configuration.busyMode {
             busyTimeoutMilliseconds = CInt(seconds * 1000)
         } else {
-            busyTimeoutMilliseconds = 0
+            busyTimeoutMilliseconds = nil
         }
     }
 
@@ -84,6 +85,8 @@ final class GroupCommit: Sendable {
         guard idle else { return nil }
         let write = PendingWrite(body: body)
         let failure = pool.writeWithoutTransaction { db in
+            // Only a busy timeout is lifted and put back: setting one would replace a busy handler.
+            guard let busyTimeoutMilliseconds else { return Self.commit(CollectionOfOne(write), in: db) }
             sqlite3_busy_timeout(db.sqliteConnection, 0)
             defer { sqlite3_busy_timeout(db.sqliteConnection, busyTimeoutMilliseconds) }
             return Self.commit(CollectionOfOne(write), in: db)
