@@ -16,6 +16,7 @@ import Testing
             #expect(try await cached.channel(named: "later") == nil)
             #expect(try await cached.hasAPIKey(digest: "k") == false)
             #expect(try await cached.user(accessTokenDigest: "t") == nil)
+            #expect(try await cached.user(named: "ada") == nil)
 
             let ada = try await other.createUser(username: "ada", passwordHash: "h")
             _ = try await other.ensureChannel(named: "later", visibility: .members, at: Date())
@@ -25,6 +26,10 @@ import Testing
             #expect(try await cached.channel(named: "later")?.visibility == .members)
             #expect(try await cached.hasAPIKey(digest: "k"))
             #expect(try await cached.user(accessTokenDigest: "t")?.id == ada.id)
+            #expect(try await cached.user(named: "ada")?.id == ada.id)
+            // Names are the store's, case and all, however they were asked for.
+            #expect(try await cached.user(named: "ADA")?.username == "ada")
+            #expect(try await cached.user(named: "ada")?.username == "ada")
         }
     }
 

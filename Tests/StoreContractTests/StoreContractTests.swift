@@ -91,6 +91,27 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func aStateTakesTheEventsOfItsNameWithItAndTheRetentionCountsWhatIsLeft(_ backend: StoreBackend) async throws {
+        try await backend.withStore(retention: Retention(maxCount: 3, maxAge: 60)) { store, _ in
+            let stream = StreamName.channel("lobby")
+            let now = Date()
+            _ = try await store.addNotification(to: stream, name: "x", json: "1", mode: .append, at: now)
+            _ = try await store.addNotification(to: stream, name: "x", json: "2", mode: .append, at: now)
+            _ = try await store.addNotification(to: stream, name: "x", json: "\"state\"", mode: .replace, at: now)
+            #expect(try await store.notifications(in: stream, after: .beginning, limit: 100).map(\.json) == ["\"state\""])
+            // Counted right, the stream holds no event now: three more fit, a fourth pushes one out.
+            for n in 4...6 {
+                _ = try await store.addNotification(to: stream, name: "e", json: "\(n)", mode: .append, at: now)
+            }
+            #expect(try await store.notifications(in: stream, after: .beginning, limit: 100).map(\.json)
+                == ["\"state\"", "4", "5", "6"])
+            _ = try await store.addNotification(to: stream, name: "e", json: "7", mode: .append, at: now)
+            #expect(try await store.notifications(in: stream, after: .beginning, limit: 100).map(\.json)
+                == ["\"state\"", "5", "6", "7"])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func retentionDropsTheOldestEventsButNeverStates(_ backend: StoreBackend) async throws {
         try await backend.withStore(retention: Retention(maxCount: 3, maxAge: 60)) { store, _ in
             let stream = StreamName.channel("lobby")

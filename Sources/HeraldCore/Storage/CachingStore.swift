@@ -3,13 +3,15 @@ import Synchronization
 
 /// A store that answers, from memory after the first time, the lookups every request and every
 /// connection makes and whose answers never change once they exist: a channel (its name and
-/// visibility are fixed when it is made; channels are never deleted), a server API key, and the
-/// user of a personal access token (neither is ever revoked). Everything else goes to the store.
+/// visibility are fixed when it is made; channels are never deleted), a server API key, the user
+/// of a personal access token (neither is ever revoked), and a user by name (users are never
+/// renamed or deleted). Everything else goes to the store.
 ///
-/// Only found answers are kept: a channel made, or a key created, by another node or by the CLI is
-/// seen at its next lookup. A new way to delete a channel or revoke a token must evict it here.
-/// A token's `User` is kept as first read: its `lastMessageReadTime` goes stale, which nothing
-/// outside the store reads (the store itself reads the column, never this copy).
+/// Only found answers are kept: a channel made, a key or a user created, by another node or by the
+/// CLI is seen at its next lookup. A new way to delete a channel or a user, rename a user or revoke
+/// a token must evict it here. A `User` is kept as first read: its `lastMessageReadTime` goes
+/// stale, which nothing outside the store reads (the store itself reads the column, never this
+/// copy). Names are kept as asked for: `Bob` and `bob` are two entries for the one user.
 ///
 /// Given `recent` (a single node, whose fan-out hears of every write), reads of a stream's
 /// notifications and cursor are answered from it where it holds them, and a stream read from the
@@ -20,6 +22,7 @@ public final class CachingStore: HeraldStore {
     private let channels: LookupCache<String, Channel>
     private let apiKeys: LookupCache<String, Bool>
     private let tokenUsers: LookupCache<String, User>
+    private let namedUsers: LookupCache<String, User>
 
     /// `capacity`: the most answers kept of each kind; past it, the oldest half is forgotten.
     public init(_ base: any HeraldStore, recent: RecentEvents? = nil, capacity: Int = 10_000) {
@@ -28,6 +31,7 @@ public final class CachingStore: HeraldStore {
         channels = LookupCache(capacity: capacity)
         apiKeys = LookupCache(capacity: capacity)
         tokenUsers = LookupCache(capacity: capacity)
+        namedUsers = LookupCache(capacity: capacity)
     }
 
     // MARK: Cached
@@ -50,6 +54,11 @@ public final class CachingStore: HeraldStore {
 
     public func user(accessTokenDigest: String) async throws -> User? {
         try await tokenUsers.value(for: accessTokenDigest) { try await base.user(accessTokenDigest: accessTokenDigest) }
+    }
+
+    /// Every message looks its recipient up by name, and every publish to a user its target.
+    public func user(named username: String) async throws -> User? {
+        try await namedUsers.value(for: username) { try await base.user(named: username) }
     }
 
     /// The user of a personal access token already looked up, without asking the store.
@@ -98,7 +107,6 @@ public final class CachingStore: HeraldStore {
         try await base.createUser(username: username, passwordHash: passwordHash)
     }
     public func user(id: Int64) async throws -> User? { try await base.user(id: id) }
-    public func user(named username: String) async throws -> User? { try await base.user(named: username) }
     public func credentials(named username: String) async throws -> UserCredentials? {
         try await base.credentials(named: username)
     }

@@ -6,24 +6,33 @@ extension SQLiteStore {
         -> (message: Message, notification: StreamNotification)
     {
         try await writes.write { db in
-            guard let sender = try Self.username(db, id: senderID),
+            // Two statements: the recipient's count goes up (and tells its name and last visit),
+            // and the message goes in only if its sender exists (and tells the sender's name).
+            guard
                 let recipient = try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT username, last_message_read_time FROM user WHERE id = ?"), arguments: [recipientID])
+                    try db.cachedStatement(sql: """
+                        UPDATE user SET unread_count = unread_count + 1 WHERE id = ?
+                        RETURNING username, last_message_read_time, unread_count
+                        """),
+                    arguments: [recipientID])
             else { throw StoreError.unknownUser }
             // A message must count as unread even if the clock has not moved past the last visit
             // to the inbox, so it is never stamped at or before that moment.
             let lastRead: Double? = recipient["last_message_read_time"]
             let createdAt = max(now.timeIntervalSince1970, (lastRead ?? 0).nextUp)
-            try db.cachedStatement(sql: "INSERT INTO message (sender_id, recipient_id, body, created_at) VALUES (?, ?, ?, ?)").execute(arguments: [senderID, recipientID, body, createdAt])
-            let message = Message(
-                id: db.lastInsertedRowID, sender: sender, recipient: recipient["username"], body: body,
-                createdAt: Date(timeIntervalSince1970: createdAt))
             guard
-                let unread = try Int.fetchOne(
-                    try db.cachedStatement(
-                        sql: "UPDATE user SET unread_count = unread_count + 1 WHERE id = ? RETURNING unread_count"),
-                    arguments: [recipientID])
+                let inserted = try Row.fetchOne(
+                    try db.cachedStatement(sql: """
+                        INSERT INTO message (sender_id, recipient_id, body, created_at)
+                        SELECT id, ?, ?, ? FROM user WHERE id = ?
+                        RETURNING id, (SELECT username FROM user WHERE id = sender_id) AS sender
+                        """),
+                    arguments: [recipientID, body, createdAt, senderID])
             else { throw StoreError.unknownUser }
+            let message = Message(
+                id: inserted["id"], sender: inserted["sender"], recipient: recipient["username"], body: body,
+                createdAt: Date(timeIntervalSince1970: createdAt))
+            let unread: Int = recipient["unread_count"]
             let notification = try self.write(
                 db, to: .user(recipientID), name: NotificationName.unreadMessageCount, json: String(unread),
                 mode: .replace, at: now)
@@ -67,10 +76,5 @@ extension SQLiteStore {
             try Int.fetchOne(try db.cachedStatement(sql: "SELECT unread_count FROM user WHERE id = ?"), arguments: [userID])
                 ?? 0
         }
-    }
-
-    static func username(_ db: Database, id: Int64) throws -> String? {
-        try String.fetchOne(
-                try db.cachedStatement(sql: "SELECT username FROM user WHERE id = ?"), arguments: [id])
     }
 }

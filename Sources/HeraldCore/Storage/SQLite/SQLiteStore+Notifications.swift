@@ -96,9 +96,10 @@ extension SQLiteStore {
         let timestamp = now.timeIntervalSince1970
         if mode == .replace {
             // A state replaces whatever the stream holds under its name, events included.
-            try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ? AND mode = 'append'").execute(arguments: [key, name])
-            try countEvents(db, stream: key, by: -db.changesCount)
-            try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ? AND mode = 'replace'").execute(arguments: [key, name])
+            let modes = try String.fetchAll(
+                try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND name = ? RETURNING mode"),
+                arguments: [key, name])
+            try countEvents(db, stream: key, by: -modes.count { $0 == StreamNotification.Mode.append.rawValue })
         }
         try db.cachedStatement(sql: "INSERT INTO notification (stream, seq, name, mode, data, timestamp) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [key, seq, name, mode.rawValue, json, timestamp])
         let notification = StreamNotification(
