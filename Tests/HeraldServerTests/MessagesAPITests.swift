@@ -80,6 +80,32 @@ struct APIUser {
         }
     }
 
+    /// Herald reads a usual body with its own parser; what it reads must be what Foundation's
+    /// decoder reads, escapes, repeated keys and other fields included.
+    @Test(arguments: [
+        #"{"to": "bob", "body": "\u00e9\ud83c\udf89 \/ \" \\ \n end"}"#,
+        #"{"body": "first", "extra": [1, {"to": "alice"}], "to": "bob"}"#,
+        #"{"to": "carol", "to": "bob", "body": "twice"}"#,
+        #"{"to": "bob", "body": "once", "body": "again"}"#,
+        #"  {"to":"BOB","body":"case"}  "#,
+    ])
+    func aBodyIsReadAsFoundationReadsIt(body: String) async throws {
+        struct Expected: Decodable { var to: String; var body: String }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(body.utf8))
+        try await withHerald { herald, client in
+            let alice = try await APIUser.create("alice", in: herald)
+            _ = try await APIUser.create("bob", in: herald)
+            _ = try await APIUser.create("carol", in: herald)
+            let response = try await client.execute(
+                uri: "/api/messages", method: .post, headers: alice.auth, body: ByteBuffer(string: body))
+            #expect(response.status == .created)
+            let message = try #require(try response.json() as? [String: Any])
+            #expect(message["body"] as? String == expected.body)
+            let recipient = try #require(try await herald.store.user(named: expected.to))
+            #expect(message["to"] as? String == recipient.username)
+        }
+    }
+
     @Test(arguments: [
         (#"{"to": "bob", "body": "hi""#, 400, "invalid_json"),
         ("not json", 400, "invalid_json"),

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCore
 import Hummingbird
+import SocketIO
 
 /// The messaging feature for scripts: send, read the inbox, mark it read.
 struct MessagesAPI {
@@ -10,6 +11,25 @@ struct MessagesAPI {
     struct SendRequest: Decodable {
         var to: String
         var body: String
+
+        /// The usual body: an object with each field once, both strings.
+        static func quick(_ value: JSONValue) -> SendRequest? {
+            guard case .object(let members) = value else { return nil }
+            var to: String?, body: String?
+            for (key, value) in members {
+                switch key {
+                case "to":
+                    guard to == nil, let text = value.stringValue else { return nil }
+                    to = text
+                case "body":
+                    guard body == nil, let text = value.stringValue else { return nil }
+                    body = text
+                default: break
+                }
+            }
+            guard let to, let body else { return nil }
+            return SendRequest(to: to, body: body)
+        }
     }
 
     struct ReadJSON: Encodable {
@@ -29,7 +49,8 @@ struct MessagesAPI {
 
     @Sendable func send(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let sender = try context.requireUser()
-        let input = try await JSONBody.decode(SendRequest.self, from: request, limit: herald.configuration.maxRequestBody)
+        let input = try await JSONBody.decode(
+            SendRequest.self, from: request, limit: herald.configuration.maxRequestBody, quick: SendRequest.quick)
         do {
             let message = try await messaging.send(from: sender, to: input.to, body: input.body)
             return JSONResponse.message(message, status: .created)
