@@ -69,6 +69,34 @@ import Testing
         #expect(try await store.channels(limit: 10).map(\.name) == ["whole"])
     }
 
+    @Test func aWriteThatCannotBeUndoneFailsItsWholeBatch() async throws {
+        struct Refused: Error {}
+        let store = try SQLiteStore(directory: temporaryDirectory())
+        // A first write holds the writer, so the next two queue and share one transaction.
+        let gate = DispatchSemaphore(value: 0)
+        let first = Task { try await store.writes.write { _ in gate.wait() } }
+        try await Task.sleep(for: .milliseconds(200))
+        let good = Task {
+            try await store.writes.write { db in
+                try db.execute(sql: "INSERT INTO channel (name, visibility, created_at) VALUES ('good', 'public', 0)")
+            }
+        }
+        let spoiler = Task {
+            try await store.writes.write { db in
+                try db.execute(sql: "INSERT INTO channel (name, visibility, created_at) VALUES ('half', 'public', 0)")
+                // Takes away the savepoint its undo needs: what it wrote cannot be rolled back alone.
+                try db.execute(sql: "RELEASE SAVEPOINT write")
+                throw Refused()
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        gate.signal()
+        try await first.value
+        await #expect(throws: DatabaseError.self) { try await good.value }
+        await #expect(throws: DatabaseError.self) { try await spoiler.value }
+        #expect(try await store.channels(limit: 10).isEmpty)
+    }
+
     /// A write started on an event loop while another process holds SQLite's write lock does not
     /// hold the loop: it waits on the writer's queue, and commits once the lock is given back.
     @Test func aWriteWaitingForAnotherProcesssLockLeavesItsEventLoopFree() async throws {

@@ -133,6 +133,20 @@ struct APIUser {
         }
     }
 
+    @Test func aBodyThatIsNotUTF8IsRefusedNotRepaired() async throws {
+        try await withHerald { herald, client in
+            let alice = try await APIUser.create("alice", in: herald)
+            _ = try await APIUser.create("bob", in: herald)
+            let bytes = Array(#"{"to": "bob", "body": "hi "#.utf8) + [0xFF] + Array(#""}"#.utf8)
+            let response = try await client.execute(
+                uri: "/api/messages", method: .post, headers: alice.auth, body: ByteBuffer(bytes: bytes))
+            #expect(response.status == .badRequest)
+            #expect(try response.errorCode() == "invalid_json")
+            let bob = try #require(try await herald.store.user(named: "bob"))
+            #expect(try await herald.store.inbox(userID: bob.id, page: 1, perPage: 5).total == 0)
+        }
+    }
+
     @Test func oversizedBodiesAre413() async throws {
         try await withHerald({ $0.maxRequestBody = 1024 }) { herald, client in
             let alice = try await APIUser.create("alice", in: herald)

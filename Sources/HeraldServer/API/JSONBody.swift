@@ -17,7 +17,8 @@ enum JSONBody {
         _ type: T.Type, from request: Request, limit: Int, quick: (JSONValue) -> T?
     ) async throws -> T {
         let buffer = try await request.body.collect(upTo: limit)
-        if let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes),
+        // Validated, not repaired: Foundation refuses a body that is not UTF-8, and so must this.
+        if let text = String(validating: buffer.readableBytesView, as: UTF8.self),
             let value = JSONValue(parsing: Substring(text), maxDepth: maxNesting - 1),
             let decoded = quick(value)
         {

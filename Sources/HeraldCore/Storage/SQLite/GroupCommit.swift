@@ -126,8 +126,11 @@ final class GroupCommit: Sendable {
                 // transaction is rolled back instead. Two statements fewer for every lone write.
                 let alone = batch.count == 1
                 for write in batch {
-                    let succeeded = write.run(db, inSavepoint: !alone)
-                    if alone, !succeeded { return .rollback }
+                    let ran = write.run(db, inSavepoint: !alone)
+                    if alone, ran != .wrote { return .rollback }
+                    // A write that failed and could not be undone would commit its half: the
+                    // batch fails as one instead.
+                    if ran == .failedUndone { throw DatabaseError(message: "a failed write could not be undone") }
                     // Some errors (a full disk, say) make SQLite roll back the whole transaction:
                     // the writes before this one are gone too, so the batch fails as one.
                     guard db.isInsideTransaction else { throw DatabaseError(message: "the transaction was rolled back") }
@@ -141,10 +144,19 @@ final class GroupCommit: Sendable {
     }
 }
 
+/// What became of a write run inside its batch's transaction.
+private enum WriteRun {
+    case wrote
+    /// It threw, and what it wrote is undone (or the transaction is gone).
+    case failed
+    /// It threw, and its savepoint could not be rolled back: what it wrote is still there.
+    case failedUndone
+}
+
 private protocol BatchedWrite: Sendable {
-    /// Inside the batch's transaction, on the writer's queue; false if the write threw. In a
-    /// savepoint of its own unless the transaction holds it alone.
-    func run(_ db: Database, inSavepoint: Bool) -> Bool
+    /// Inside the batch's transaction, on the writer's queue. In a savepoint of its own unless
+    /// the transaction holds it alone.
+    func run(_ db: Database, inSavepoint: Bool) -> WriteRun
     /// After the transaction: `commitFailure` is why it did not commit, if it did not.
     func finish(_ commitFailure: (any Error)?)
 }
@@ -162,44 +174,50 @@ private final class PendingWrite<T: Sendable>: BatchedWrite, @unchecked Sendable
         self.continuation = continuation
     }
 
-    func run(_ db: Database, inSavepoint: Bool) -> Bool {
+    func run(_ db: Database, inSavepoint: Bool) -> WriteRun {
         do {
             if inSavepoint {
                 outcome = .success(try Self.inSavepoint(db, body))
             } else {
                 outcome = .success(try body(db))
             }
-            return true
+            return .wrote
+        } catch let failure as UndoFailed {
+            outcome = .failure(failure.writeError)
+            return .failedUndone
         } catch {
             outcome = .failure(error)
-            return false
+            return .failed
         }
     }
 
-    /// `body` in a savepoint of its own, rolled back if it throws. GRDB's `inSavepoint` prepares
-    /// its statements anew each time, a sixth of a message's time on the writer; these are
-    /// prepared once per connection.
+    /// A write failed and its savepoint could not be rolled back.
+    private struct UndoFailed: Error {
+        let writeError: any Error
+    }
+
+    /// `body` in a savepoint of its own, undone if it throws (or if its release does). GRDB's
+    /// `inSavepoint` prepares its statements anew each time, a sixth of a message's time on the
+    /// writer; these are prepared once per connection.
     private static func inSavepoint(_ db: Database, _ body: (Database) throws -> T) throws -> T {
         try db.cachedStatement(sql: "SAVEPOINT write").execute()
-        let value: T
         do {
-            value = try body(db)
+            let value = try body(db)
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT write").execute()
+            return value
         } catch {
-            // A write whose error already rolled back the whole transaction has no savepoint to
-            // go back to, and a savepoint that cannot be rolled back takes the transaction with
-            // it: either way the batch fails as one (`commit`) and no half of a write commits.
-            if db.isInsideTransaction {
-                do {
-                    try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT write").execute()
-                    try db.cachedStatement(sql: "RELEASE SAVEPOINT write").execute()
-                } catch {
-                    try? db.execute(sql: "ROLLBACK")
-                }
+            // A write whose error rolled back the whole transaction has no savepoint to go back
+            // to: `commit` sees the transaction gone and fails the batch.
+            guard db.isInsideTransaction else { throw error }
+            let writeError = error
+            do {
+                try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT write").execute()
+                try db.cachedStatement(sql: "RELEASE SAVEPOINT write").execute()
+            } catch {
+                throw UndoFailed(writeError: writeError)
             }
-            throw error
+            throw writeError
         }
-        try db.cachedStatement(sql: "RELEASE SAVEPOINT write").execute()
-        return value
     }
 
     func result(_ commitFailure: (any Error)?) -> Result<T, any Error> {

@@ -110,13 +110,10 @@ extension SQLiteStore {
         return notification
     }
 
-    /// Moves the stream's count of events by `change`; the count it comes to.
-    @discardableResult
-    private func countEvents(_ db: Database, stream: String, by change: Int) throws -> Int? {
-        guard change != 0 else { return nil }
-        return try Int.fetchOne(
-            try db.cachedStatement(sql: "UPDATE stream SET events = events + ? WHERE name = ? RETURNING events"),
-            arguments: [change, stream])
+    /// Moves the stream's count of events by `change`.
+    private func countEvents(_ db: Database, stream: String, by change: Int) throws {
+        guard change != 0 else { return }
+        try db.cachedStatement(sql: "UPDATE stream SET events = events + ? WHERE name = ?").execute(arguments: [change, stream])
     }
 
     /// The newest aged event. Named index: left to itself, SQLite answers MAX(seq) by walking
@@ -142,7 +139,9 @@ extension SQLiteStore {
         }
         guard let cutoffSeq = [aged, pushedOut].compactMap({ $0 }).max() else { return }
         try db.cachedStatement(sql: "DELETE FROM notification WHERE stream = ? AND mode = 'append' AND seq <= ?").execute(arguments: [stream, cutoffSeq])
-        try countEvents(db, stream: stream, by: -db.changesCount)
-        try db.cachedStatement(sql: "UPDATE stream SET evicted_through = MAX(evicted_through, ?) WHERE name = ?").execute(arguments: [cutoffSeq, stream])
+        let dropped = db.changesCount
+        try db.cachedStatement(sql: """
+            UPDATE stream SET events = events - ?, evicted_through = MAX(evicted_through, ?) WHERE name = ?
+            """).execute(arguments: [dropped, cutoffSeq, stream])
     }
 }
