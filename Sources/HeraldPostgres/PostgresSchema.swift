@@ -98,6 +98,11 @@ enum PostgresSchema {
             )
             """,
         ]),
+        Migration(name: "v2: notifications indexed by name", sql: [
+            // A state drops every notification of its name, events included, which otherwise read
+            // every event the stream kept.
+            "CREATE INDEX notifications_by_name ON notifications (stream, name)",
+        ]),
     ]
 
     /// Applies the migrations the database lacks; returns the names of those it applied.

@@ -94,6 +94,13 @@ enum SQLiteSchema {
                 CREATE INDEX notification_event_age ON notification(stream, timestamp) WHERE mode = 'append';
                 """)
         }
+        migrator.registerMigration("v5: notifications indexed by name") { db in
+            // A state drops every notification of its name, events included: without this index
+            // that read every event the stream kept, on every message to a user whose stream held
+            // events (at 1,000 events a message cost 60 % more). One index more to write per
+            // notification.
+            try db.execute(sql: "CREATE INDEX notification_by_name ON notification(stream, name)")
+        }
         return migrator
     }
 }
