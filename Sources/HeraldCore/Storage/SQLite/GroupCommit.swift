@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// Guarantees:
 /// - Each write is atomic: a write that throws is rolled back alone (its savepoint, or the whole
-///   transaction when it is alone in it), and the others of its batch commit.
+///   transaction when it is alone in it), and the others of its batch commit. If SQLite cannot
+///   undo it alone (the error took the transaction with it, or its savepoint cannot be rolled
+///   back), the whole batch fails instead: half a write is never committed.
 /// - A caller is answered only after the transaction holding its write has committed; if the
 ///   commit fails, every write of the batch fails with that error and none of them happened.
 /// - Writes run in the order they were queued.
