@@ -35,6 +35,11 @@ import Testing
         let a = Secret.generate(), b = Secret.generate()
         #expect(a != b && a.count == 43)
         #expect(Secret.digest(a) == Secret.digest(a) && Secret.digest(a) != Secret.digest(b))
+        // The stored digests of every database depend on these staying exactly SHA-256 in hex.
+        #expect(Secret.digest("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Secret.digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Secret.digest("hrd_é🎉") == "226e664c9bf80324e8dfb8632af4edc7f8aa5d9f01331108cc51bfacc3052d23")
+        #expect(Secret.digest(String(repeating: "x", count: 1000)) == "44f8354494a5ba03ba1792a8d3e9c534c47a9181980fde7a3f44b06ef2ae7c7f")
         #expect(Secret.constantTimeEquals(a, a) && !Secret.constantTimeEquals(a, b) && !Secret.constantTimeEquals(a, ""))
     }
 }
