@@ -17,14 +17,19 @@ enum JSONBody {
         _ type: T.Type, from request: Request, limit: Int, quick: (JSONValue) -> T?
     ) async throws -> T {
         let buffer = try await request.body.collect(upTo: limit)
-        // Validated, not repaired: Foundation refuses a body that is not UTF-8, and so must this.
-        if let text = String(validating: buffer.readableBytesView, as: UTF8.self),
-            let value = JSONValue(parsing: Substring(text), maxDepth: maxNesting - 1),
-            let decoded = quick(value)
-        {
-            return decoded
-        }
+        if let parsed = heraldParse(buffer.readableBytesView), let decoded = quick(parsed.value) { return decoded }
         return try decode(type, from: Data(buffer: buffer))
+    }
+
+    /// The body as text and as Herald's own parse of it (`JSONValue`); nil when it is not UTF-8
+    /// (refused, not repaired, as Foundation refuses it) or not JSON to Herald's parser, whose
+    /// depth counts from 0 at the top where Foundation's counts from 1: the same bodies nest too
+    /// deep for both.
+    static func heraldParse(_ bytes: some Collection<UInt8>) -> (text: String, value: JSONValue)? {
+        guard let text = String(validating: bytes, as: UTF8.self),
+            let value = JSONValue(parsing: Substring(text), maxDepth: maxNesting - 1)
+        else { return nil }
+        return (text, value)
     }
 
     private static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {

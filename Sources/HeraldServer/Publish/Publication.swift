@@ -21,10 +21,7 @@ struct Publication {
     /// every digit (Foundation would round some), objects their key order. This was a tenth of a
     /// publish's CPU when `data` was parsed into Foundation objects and written out again.
     init(parsing data: Data) throws {
-        if let text = String(validating: data, as: UTF8.self),
-            // Its depth counts from 0 at the top, Foundation's from 1: the same bodies nest too deep.
-            case .object(let members)? = JSONValue(parsing: Substring(text), maxDepth: JSONBody.maxNesting - 1)
-        {
+        if let (text, value) = JSONBody.heraldParse(data), case .object(let members) = value {
             var fields: [String: Any] = [:]
             for (key, value) in members where key != "data" { fields[key] = value.foundationValue }
             try self.init(fields, json: JSONValue.compactText(ofMember: "data", in: Substring(text)) ?? "null")
