@@ -29,7 +29,7 @@ import Testing
         _ = try await herald.store.addNotification(to: bob.stream, name: "ping", json: #"{"a":1}"#, mode: .append, at: Date())
         _ = try await herald.authenticator.identify(token: token)
         _ = try await herald.store.notifications(in: bob.stream, after: .beginning, limit: 10)
-        let shared = APIFastPath.Shared(herald: herald, responder: herald.router().buildResponder(), logger: Logger(label: "test"))
+        let shared = APIFastPath.Shared(herald: herald, responder: herald.router().buildResponder(), date: HTTPDate(), logger: Logger(label: "test"))
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(APIFastPath(shared))
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).get()
@@ -217,7 +217,7 @@ import Testing
 
     @Test func onlyPlainPublishesAndMessagesAreRunOnTheLoop() throws {
         let herald = try makeHerald()
-        let writes = APIFastPath.Shared(herald: herald, responder: herald.router().buildResponder(), logger: Logger(label: "test")).writes
+        let writes = APIFastPath.Shared(herald: herald, responder: herald.router().buildResponder(), date: HTTPDate(), logger: Logger(label: "test")).writes
         func post(_ path: String, method: HTTPRequest.Method = .post, _ fields: HTTPFields = [:]) -> Bool {
             writes.answers(HTTPRequest(method: method, scheme: nil, authority: "h", path: path, headerFields: fields))
         }

@@ -6,6 +6,7 @@ import HummingbirdWSCompression
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOPosix
 import RESP
 import ServiceLifecycle
 
@@ -52,15 +53,17 @@ extension Herald {
     public func application(
         logger: Logger = Logger(label: "herald"), services extra: [any Service] = [],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) -> some Service {
         let router = router()
         let routerResponder = router.buildResponder()
+        let date = HTTPDate()
+        let responder = routerResponder.channelResponder(serverName: Herald.serverName, date: date, logger: logger)
         // Between requests on a kept-alive connection, and within a request being read, Hummingbird
         // closes a connection idle this long; one answering a request (a held stream) it leaves be.
         let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout * 1e9))
         // Steady polls, publishes and messages are answered on the event loop that read them.
         // The extra handlers are an autoclosure: each connection gets an installer of its own.
-        let fastPath = APIFastPath.Shared(herald: self, responder: routerResponder, logger: logger)
+        let fastPath = APIFastPath.Shared(herald: self, responder: routerResponder, date: date, logger: logger)
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(additionalChannelHandlers: [APIFastPathInstaller(fastPath, logger: logger)], idleTimeout: idle),
             ws: .init(
@@ -78,12 +81,9 @@ extension Herald {
         routes.append(socketIO.host.webSocketRoute)
         let leanRoutes = routes
         let headTimeout = TimeAmount.nanoseconds(Int64(configuration.requestHeadTimeout * 1e9))
-        let server = HTTPServerBuilder { responder in
-            StreamingChildChannel(
-                inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: routerResponder, configuration: webSocket),
-                routes: leanRoutes, headTimeout: headTimeout, limits: limits)
-        }
+        let connections = StreamingChildChannel(
+            inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: routerResponder, configuration: webSocket),
+            routes: leanRoutes, headTimeout: headTimeout, limits: limits)
         var services: [any Service] = [
             HeartbeatService(hub: hub, interval: .seconds(configuration.heartbeatSeconds)),
         ]
@@ -96,18 +96,16 @@ extension Herald {
         }
         if let clusterBus { services.append(ClusterBusService(bus: clusterBus)) }
         services += extra
-        return Application(
-            router: router,
-            server: server,
-            configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: Herald.serverName, backlog: 4096),
-            services: services,
-            onServerRunning: { [socketIO, configuration] channel in
+        let server = ConnectionServer(
+            connections: connections, host: configuration.host, port: configuration.port, backlog: 4096,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            onRunning: { [socketIO, configuration] channel in
                 let port = channel.localAddress?.port ?? 0
                 // Where the other nodes reach this one (relayed WebSocket upgrades).
                 socketIO.host.forwarding?.address.set("\(configuration.advertisedHost):\(port)")
                 await onListening(port)
-            },
-            logger: logger)
+            })
+        // Stopped in reverse order: the server first, then what runs beside it.
+        return ServiceGroup(configuration: .init(services: services + [server], logger: logger))
     }
 }

@@ -1,6 +1,5 @@
 import HummingbirdCore
 import Logging
-import ServiceLifecycle
 import NIOCore
 import NIOHTTP1
 
@@ -10,17 +9,8 @@ import NIOHTTP1
 /// exactly as if it had been its own from the start.
 ///
 /// This is what keeps a held stream to a socket, a small handler and a subscriber: no
-/// per-connection task, async channel or HTTP handlers stay behind it.
-public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
-    /// A connection whose first request line is still on its way. The channel reads nothing
-    /// until setup is over, so the choice is made after: the per-connection task waits for it,
-    /// then either runs Hummingbird's handling or ends, leaving the held stream to its handlers.
-    public struct Value: ServerChildChannelValue {
-        public let channel: any Channel
-        /// Hummingbird's value for the connection, or nil when a lean route took it.
-        let decision: EventLoopFuture<Inner.Value?>
-    }
-
+/// per-connection task, async channel or HTTP handlers stay behind it, and none is ever made.
+struct StreamingChildChannel<Inner: ServerChildChannel>: Sendable {
     let inner: Inner
     let routes: [LeanRoute]
     /// The time a connection has to send its first request head.
@@ -39,24 +29,40 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
         self.limits = limits
     }
 
-    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    /// Sets a new connection up to read its request line. The channel reads nothing until this
+    /// is over, so the choice is made after: a lean route installs its handlers; otherwise
+    /// Hummingbird's are installed and `toHummingbird` gets their value (on the channel's loop),
+    /// for a task to run them.
+    func setup(channel: any Channel, logger: Logger, toHummingbird: @escaping @Sendable (Inner.Value) -> Void)
+        -> EventLoopFuture<Void>
+    {
         channel.eventLoop.makeCompletedFuture {
-            let decided = channel.eventLoop.makePromise(of: Inner.Value?.self)
             if let refusal = limits?.admit(channel) {
                 RequestHeadHandler.refuse(channel, with: refusal)
-                decided.succeed(nil)
-                return Value(channel: channel, decision: decided.futureResult)
+                return
             }
-            let sniffer = RequestLineSniffer(routes: routes) { [inner] route in
+            let sniffer = RequestLineSniffer(routes: routes) { [inner] route, sniffer in
+                let loop = channel.eventLoop
                 do {
                     if let route {
                         try RequestHeadHandler.install(on: channel, serve: route.serve)
-                        decided.succeed(nil)
+                        // The bytes read so far go to the chosen pipeline, once it is in place.
+                        channel.pipeline.syncOperations.removeHandler(sniffer, promise: nil)
                     } else {
-                        decided.completeWith(inner.setup(channel: channel, logger: logger).map { $0 })
+                        inner.setup(channel: channel, logger: logger)
+                            .flatMap { value in
+                                channel.pipeline.syncOperations.removeHandler(sniffer).map { value }
+                            }
+                            .hop(to: loop)
+                            .whenComplete { result in
+                                switch result {
+                                case .success(let value): toHummingbird(value)
+                                case .failure: channel.close(promise: nil)
+                                }
+                            }
                     }
                 } catch {
-                    decided.fail(error)
+                    channel.close(promise: nil)
                 }
             }
             // NIO keeps a connection's receive buffer for its next read, at the size its reads
@@ -65,27 +71,7 @@ public struct StreamingChildChannel<Inner: ServerChildChannel>: ServerChildChann
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             try channel.pipeline.syncOperations.addHandler(FirstRequestDeadline(timeout: headTimeout))
             try channel.pipeline.syncOperations.addHandler(sniffer)
-            // A client that leaves before its request line ends the wait (a no-op once decided).
-            channel.closeFuture.whenComplete { _ in decided.fail(ChannelError.alreadyClosed) }
-            // The bytes read so far go to whichever pipeline was chosen, once it is in place.
-            let ready = decided.futureResult.flatMap { value in
-                channel.pipeline.syncOperations.removeHandler(sniffer).map { value }
-            }
-            return Value(channel: channel, decision: ready)
         }
-    }
-
-    public func handle(value: Value, logger: Logger) async {
-        // A connection that has not sent its request line when the server stops (a browser's
-        // preconnected socket, say) is closed, or the server would wait on it to drain.
-        let decided = await withGracefulShutdownHandler {
-            try? await value.decision.get()
-        } onGracefulShutdown: {
-            value.channel.close(promise: nil)
-        }
-        // nil: a held stream (served by its handlers), or a connection that ended.
-        guard let decided else { return }
-        await inner.handle(value: decided, logger: logger)
     }
 }
 
@@ -118,9 +104,9 @@ final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, 
 
     private let routes: [LeanRoute]
     private var buffered: ByteBuffer?
-    private var decide: ((LeanRoute?) -> Void)?
+    private var decide: ((LeanRoute?, RequestLineSniffer) -> Void)?
 
-    init(routes: [LeanRoute], decide: @escaping (LeanRoute?) -> Void) {
+    init(routes: [LeanRoute], decide: @escaping (LeanRoute?, RequestLineSniffer) -> Void) {
         self.routes = routes
         self.decide = decide
     }
@@ -133,13 +119,13 @@ final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, 
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count > Self.maxLine {
                 self.decide = nil
-                decide(nil)
+                decide(nil, self)
             }
             return
         }
         let line = ArraySlice(view[view.startIndex..<newline])
         self.decide = nil
-        decide(routes.first { $0.matches(line) })
+        decide(routes.first { $0.matches(line) }, self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

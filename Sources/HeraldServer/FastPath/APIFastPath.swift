@@ -41,8 +41,7 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let polls: MemoryPolls?
         let writes: LoopResponder
 
-        init(herald: Herald, responder: RouterResponder<HeraldRequestContext>, logger: Logger) {
-            let date = HTTPDate()
+        init(herald: Herald, responder: RouterResponder<HeraldRequestContext>, date: HTTPDate, logger: Logger) {
             polls = MemoryPolls(herald: herald, logger: logger, date: date)
             writes = LoopResponder(responder: responder, herald: herald, logger: logger, date: date)
         }

@@ -1,6 +1,8 @@
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOPosix
+import ServiceLifecycle
 
 extension EngineIOHost {
     /// An HTTP server for this engine alone, on the same lean connection path as Herald's: for a
@@ -9,20 +11,17 @@ extension EngineIOHost {
     public func application(
         host: String, port: Int, logger: Logger = Logger(label: "engine.io"),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) -> some Service {
         let router = Router()
         addRoutes(to: router)
-        let routes = [webSocketRoute]
-        let server = HTTPServerBuilder { responder in
-            // Herald's default limits: 10 s to send a request head, 60 s idle between requests.
-            StreamingChildChannel(
-                inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(60))), routes: routes,
-                headTimeout: .seconds(10))
-        }
-        return Application(
-            router: router, server: server,
-            configuration: .init(address: .hostname(host, port: port), serverName: "Herald", backlog: 4096),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
-            logger: logger)
+        let responder = router.buildResponder().channelResponder(serverName: "Herald", date: HTTPDate(), logger: logger)
+        // Herald's default limits: 10 s to send a request head, 60 s idle between requests.
+        let connections = StreamingChildChannel(
+            inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(60))),
+            routes: [webSocketRoute], headTimeout: .seconds(10))
+        return ConnectionServer(
+            connections: connections, host: host, port: port, backlog: 4096,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            onRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
     }
 }
