@@ -1,0 +1,136 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+@testable import HeraldServer
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// Herald's accept path on a real socket: a lean route and the router side by side, and what a
+/// graceful shutdown does to each kind of connection. The e2e suite drives the same server
+/// through `herald serve` (SIGTERM with a long poll held, with sockets that never send a request).
+@Suite struct ConnectionServerTests {
+    /// A server with `GET /lean` served outside Hummingbird and `GET /hello` by a router.
+    struct Running {
+        let group: ServiceGroup
+        let port: Int
+        let run: Task<Void, any Error>
+    }
+
+    func start() async throws -> Running {
+        let router = Router()
+        router.get("/hello") { _, _ in "hello" }
+        let responder = router.buildResponder().channelResponder(serverName: "test", date: HTTPDate(), logger: logger)
+        let lean = LeanRoute.get("/lean") { _, channel in
+            channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlean"))
+                .whenComplete { _ in channel.close(promise: nil) }
+        }
+        let (ports, bound) = AsyncStream.makeStream(of: Int.self)
+        let server = ConnectionServer(
+            connections: StreamingChildChannel(
+                inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(30))), routes: [lean],
+                headTimeout: .seconds(30)),
+            host: "127.0.0.1", port: 0, backlog: 16, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            onRunning: { channel in bound.yield(channel.localAddress?.port ?? 0) })
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        let run = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        return Running(group: group, port: port, run: run)
+    }
+
+    let logger = Logger(label: "test")
+
+    @Test func aLeanRouteAndTheRouterAreServedSideBySide() async throws {
+        let server = try await start()
+        let lean = try await RawClient.exchange(port: server.port, "GET /lean HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(lean.hasSuffix("\r\n\r\nlean"))
+        let routed = try await RawClient.exchange(port: server.port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(routed.hasPrefix("HTTP/1.1 200 OK") && routed.contains("Server: test") && routed.contains("Date: "))
+        #expect(routed.hasSuffix("\r\n\r\nhello"))
+        await server.group.triggerGracefulShutdown()
+        try await server.run.value
+    }
+
+    @Test func aShutdownClosesAKeptAliveRouterConnectionAndEnds() async throws {
+        let server = try await start()
+        let client = try RawClient(port: server.port)
+        try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.read(until: "hello").hasSuffix("hello"))
+        let shutdown = ContinuousClock.now
+        await server.group.triggerGracefulShutdown()
+        try await server.run.value
+        // Not the idle timeout (30 s) closing it: the quiesce event did, at once.
+        #expect(ContinuousClock.now - shutdown < .seconds(10))
+        #expect(try await client.readToEnd() == "")
+    }
+
+    @Test func aConnectionThatChoosesTheRouterAfterTheShutdownIsClosedUnanswered() async throws {
+        let server = try await start()
+        let client = try RawClient(port: server.port)
+        try await Task.sleep(for: .milliseconds(100))
+        await server.group.triggerGracefulShutdown()
+        // The connection had sent nothing: it is no task's, and the server ends without it.
+        try await server.run.value
+        try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await client.readToEnd() == "")
+    }
+}
+
+/// A blocking TCP client whose reads run on a thread of their own, not the concurrency pool's.
+final class RawClient: @unchecked Sendable {
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(fd); throw ChannelError.connectPending }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw ChannelError.ioOnClosedChannel }
+    }
+
+    /// What arrives until `marker` has, or until the server closes the connection.
+    func read(until marker: String? = nil) async throws -> String {
+        let fd = fd
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                var received = [UInt8]()
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = recv(fd, &chunk, chunk.count, 0)
+                    if count < 0 { return continuation.resume(throwing: ChannelError.ioOnClosedChannel) }
+                    if count == 0 { break }
+                    received += chunk[0..<count]
+                    if let marker, String(decoding: received, as: UTF8.self).contains(marker) { break }
+                }
+                continuation.resume(returning: String(decoding: received, as: UTF8.self))
+            }.start()
+        }
+    }
+
+    /// Everything until the server closes the connection (a read that times out throws).
+    func readToEnd() async throws -> String { try await read() }
+
+    static func exchange(port: Int, _ request: String) async throws -> String {
+        let client = try RawClient(port: port)
+        try client.send(request)
+        return try await client.readToEnd()
+    }
+}
