@@ -55,6 +55,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The head of an HTTP/1.x request, read by hand for connections whose one request is a
+        // held stream or a WebSocket upgrade.
+        .target(
+            name: "HTTPHead",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Engine.IO v4: packets, sessions, polling and WebSocket transports, the upgrade.
         .target(
             name: "EngineIO",
@@ -116,6 +126,7 @@ let package = Package(
             name: "HeraldServer",
             dependencies: [
                 "HeraldCore",
+                "HTTPHead",
                 "WebSocketFrameLayer",
                 "EngineIO",
                 "SocketIO",
@@ -197,6 +208,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HTTPHeadTests",
+            dependencies: ["HTTPHead", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EngineIOTests",
             dependencies: ["EngineIO", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
@@ -247,7 +263,7 @@ let package = Package(
 )
 
 // The libFuzzer targets of the parsers, only when asked for (`scripts/fuzz`): the Engine.IO and
-// Socket.IO decoders, and the RESP reply parser.
+// Socket.IO decoders, the RESP reply parser, and the HTTP request head parser.
 if Context.environment["HERALD_FUZZ"] == "1" {
     let fuzzFlags: [String] = ["-sanitize=fuzzer,address"]
     package.targets.append(
@@ -255,6 +271,7 @@ if Context.environment["HERALD_FUZZ"] == "1" {
     for (name, path, dependencies) in [
         ("socketio-fuzz", "Fuzz/SocketIOFuzz", ["EngineIO", "SocketIO"]),
         ("resp-fuzz", "Fuzz/RESPFuzz", ["RESP"]),
+        ("http-fuzz", "Fuzz/HTTPFuzz", ["HTTPHead"]),
     ] as [(String, String, [Target.Dependency])] {
         package.targets.append(
             .executableTarget(

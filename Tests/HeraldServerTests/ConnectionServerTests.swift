@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Hummingbird
 import HummingbirdCore
 @testable import HeraldServer
@@ -56,6 +57,34 @@ import Testing
         try await server.run.value
     }
 
+    @Test func aLeanHeadSentInPiecesIsServed() async throws {
+        let server = try await start()
+        let client = try RawClient(port: server.port)
+        for piece in ["GET /le", "an HTTP/1.1\r", "\nHost: x\r\n", "\r", "\n"] {
+            try client.send(piece)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await client.readToEnd().hasSuffix("\r\n\r\nlean"))
+        await server.group.triggerGracefulShutdown()
+        try await server.run.value
+    }
+
+    @Test func aLeanHeadThatIsNotHTTPIsRefusedWithHeraldsError() async throws {
+        let server = try await start()
+        let folded = try await RawClient.exchange(port: server.port, "GET /lean HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n")
+        #expect(folded.hasPrefix("HTTP/1.1 400 Bad Request\r\n") && folded.contains(#""code":"malformed_request""#))
+        let version = try await RawClient.exchange(port: server.port, "GET /lean HTTP/2.0\r\n\r\n")
+        #expect(version.hasPrefix("HTTP/1.1 505 ") && version.contains(#""code":"http_version_not_supported""#))
+        let huge = "GET /lean HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000) + "\r\n\r\n"
+        let tooLarge = try await RawClient.exchange(port: server.port, huge)
+        #expect(tooLarge.hasPrefix("HTTP/1.1 431 ") && tooLarge.contains(#""code":"request_head_too_large""#))
+        // The router's requests are still its own to judge.
+        let routed = try await RawClient.exchange(port: server.port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(routed.hasSuffix("hello"))
+        await server.group.triggerGracefulShutdown()
+        try await server.run.value
+    }
+
     @Test func aShutdownClosesAKeptAliveRouterConnectionAndEnds() async throws {
         let server = try await start()
         let client = try RawClient(port: server.port)
@@ -87,13 +116,8 @@ final class RawClient: @unchecked Sendable {
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        let connected = address.withSockAddr { connect(fd, $0, socklen_t($1)) }
         guard connected == 0 else { close(fd); throw ChannelError.connectPending }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

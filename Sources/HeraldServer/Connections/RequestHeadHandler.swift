@@ -1,54 +1,114 @@
 import Foundation
+import HTTPHead
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
-/// Reads the one request of a connection Herald serves itself (an event stream or a WebSocket
-/// upgrade), hands its head to `serve`, and then stops parsing HTTP: the decoder is removed and
-/// whatever else the client sends is ignored. A client that closes its side is closed.
+/// The first handler of every connection: holds its first bytes until the request line is in and
+/// picks the lean route it is for. With no route, it hands the connection to Hummingbird
+/// (`toHummingbird`) and, once removed, passes the bytes on. With one, it reads the rest of the
+/// head itself (`RequestHeadParser`), hands it to the route's `serve`, and from then on ignores
+/// whatever else the client sends; a client that closes its side is closed. A head that is not
+/// HTTP/1.x is answered with Herald's JSON error (400, 431 or 505) and the connection closed.
+///
+/// One handler for all of it: adding NIO's HTTP decoder (and its parser) to every connection and
+/// taking it out again cost more than the rest of reading the request.
 final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
 
     /// The name this handler has in the pipeline, for removing it by name once a WebSocket upgrades.
     static let name = "herald.request-head"
+    /// Longer than any request line Herald serves; past it, the request goes to Hummingbird.
+    static let maxLine = 8192
 
-    private let decoder: any RemovableChannelHandler
-    private let serve: (HTTPRequestHead, any Channel) -> Void
-    private var head: HTTPRequestHead?
-    private var served = false
-
-    /// Adds an HTTP request decoder and the reader to the channel's pipeline.
-    static func install(on channel: any Channel, serve: @escaping (HTTPRequestHead, any Channel) -> Void) throws {
-        let decoder = ByteToMessageHandler(HTTPRequestDecoder())
-        try channel.pipeline.syncOperations.addHandler(decoder)
-        try channel.pipeline.syncOperations.addHandler(RequestHeadHandler(decoder: decoder, serve: serve), name: name)
+    private enum State {
+        /// Waiting for the request line.
+        case line
+        /// Reading the head of a request for `route`.
+        case head(LeanRoute)
+        /// Given to Hummingbird, or served: what comes next is not this handler's to read.
+        case done
     }
 
-    private init(decoder: any RemovableChannelHandler, serve: @escaping (HTTPRequestHead, any Channel) -> Void) {
-        self.decoder = decoder
-        self.serve = serve
+    private let routes: [LeanRoute]
+    private let toHummingbird: (RequestHeadHandler) -> Void
+    private var state = State.line
+    private var buffered: ByteBuffer?
+
+    init(routes: [LeanRoute], toHummingbird: @escaping (RequestHeadHandler) -> Void) {
+        self.routes = routes
+        self.toHummingbird = toHummingbird
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !served else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
-        case .end:
-            served = true
-            guard let head else { return context.close(promise: nil) }
-            context.pipeline.syncOperations.removeHandler(decoder, promise: nil)
-            serve(head, context.channel)
+        var bytes = unwrapInboundIn(data)
+        switch state {
+        case .done:
+            return
+        case .line, .head:
+            if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
+        }
+        guard let view = buffered?.readableBytesView else { return }
+        if case .line = state {
+            guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+                if view.count > Self.maxLine { handOn() }
+                return
+            }
+            let line = view[view.startIndex..<newline]
+            guard let route = routes.first(where: { $0.matches(ArraySlice(line)) }) else { return handOn() }
+            state = .head(route)
+        }
+        guard case .head(let route) = state else { return }
+        do {
+            guard let length = try RequestHeadParser.headLength(in: view) else { return }
+            let head = try RequestHeadParser.parse(view[view.startIndex..<(view.startIndex + length)])
+            state = .done
+            buffered = nil
+            route.serve(head, context.channel)
+        } catch {
+            state = .done
+            buffered = nil
+            Self.refuse(context.channel, with: error)
         }
     }
 
+    /// Hummingbird's from now on: it gets the bytes read so far when this handler is removed.
+    private func handOn() {
+        state = .done
+        toHummingbird(self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let buffered, buffered.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(buffered))
+            context.fireChannelReadComplete()
+        }
+        buffered = nil
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { context.close(promise: nil) }
+        if case ChannelEvent.inputClosed = event, case .done = state { context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    /// The answer to a head the parser refused.
+    static func refuse(_ channel: any Channel, with failure: RequestHeadParser.Failure) {
+        switch failure {
+        case .malformed(let reason):
+            refuse(channel, with: HeraldError.badRequest(reason, code: "malformed_request"))
+        case .tooLarge:
+            refuse(channel, with: HeraldError(
+                status: .init(code: 431), code: "request_head_too_large",
+                message: "The request head is longer than \(RequestHeadParser.maxBytes) bytes or has more than \(RequestHeadParser.maxFields) fields."))
+        case .unsupportedVersion:
+            refuse(channel, with: HeraldError(
+                status: .init(code: 505), code: "http_version_not_supported", message: "Only HTTP/1.0 and HTTP/1.1 are spoken here."))
+        }
     }
 
     /// Answers a request this handler served with Herald's JSON error, then closes the connection.

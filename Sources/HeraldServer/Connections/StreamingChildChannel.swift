@@ -41,36 +41,27 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: Sendable {
                 RequestHeadHandler.refuse(channel, with: refusal)
                 return
             }
-            let sniffer = RequestLineSniffer(routes: routes) { [inner] route, sniffer in
+            let reader = RequestHeadHandler(routes: routes) { [inner] reader in
                 let loop = channel.eventLoop
-                do {
-                    if let route {
-                        try RequestHeadHandler.install(on: channel, serve: route.serve)
-                        // The bytes read so far go to the chosen pipeline, once it is in place.
-                        channel.pipeline.syncOperations.removeHandler(sniffer, promise: nil)
-                    } else {
-                        inner.setup(channel: channel, logger: logger)
-                            .flatMap { value in
-                                channel.pipeline.syncOperations.removeHandler(sniffer).map { value }
-                            }
-                            .hop(to: loop)
-                            .whenComplete { result in
-                                switch result {
-                                case .success(let value): toHummingbird(value)
-                                case .failure: channel.close(promise: nil)
-                                }
-                            }
+                inner.setup(channel: channel, logger: logger)
+                    .flatMap { value in
+                        // The bytes read so far go to Hummingbird's pipeline, now in place.
+                        channel.pipeline.syncOperations.removeHandler(reader).map { value }
                     }
-                } catch {
-                    channel.close(promise: nil)
-                }
+                    .hop(to: loop)
+                    .whenComplete { result in
+                        switch result {
+                        case .success(let value): toHummingbird(value)
+                        case .failure: channel.close(promise: nil)
+                        }
+                    }
             }
             // NIO keeps a connection's receive buffer for its next read, at the size its reads
             // grew it to (2 KB to start with by default). A held stream reads next to nothing
             // after its request, so it starts at what a request needs and grows only if it must.
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             try channel.pipeline.syncOperations.addHandler(FirstRequestDeadline(timeout: headTimeout))
-            try channel.pipeline.syncOperations.addHandler(sniffer)
+            try channel.pipeline.syncOperations.addHandler(reader, name: RequestHeadHandler.name)
         }
     }
 }
@@ -90,49 +81,5 @@ struct LeanRoute: Sendable {
                 line.starts(with: target)
                     && [UInt8(ascii: " "), UInt8(ascii: "?")].contains(line.dropFirst(target.count).first)
             }, serve: serve)
-    }
-}
-
-/// Holds a connection's first bytes until its request line is complete, picks the lean route it
-/// is for (if any), and hands the bytes on when removed.
-final class RequestLineSniffer: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    /// Longer than any request line Herald serves; past it, the request goes to Hummingbird.
-    static let maxLine = 8192
-
-    private let routes: [LeanRoute]
-    private var buffered: ByteBuffer?
-    private var decide: ((LeanRoute?, RequestLineSniffer) -> Void)?
-
-    init(routes: [LeanRoute], decide: @escaping (LeanRoute?, RequestLineSniffer) -> Void) {
-        self.routes = routes
-        self.decide = decide
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
-        if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
-        guard let decide, let buffered else { return }
-        let view = buffered.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > Self.maxLine {
-                self.decide = nil
-                decide(nil, self)
-            }
-            return
-        }
-        let line = ArraySlice(view[view.startIndex..<newline])
-        self.decide = nil
-        decide(routes.first { $0.matches(line) }, self)
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        if let buffered, buffered.readableBytes > 0 {
-            context.fireChannelRead(wrapInboundOut(buffered))
-            context.fireChannelReadComplete()
-        }
-        buffered = nil
     }
 }
