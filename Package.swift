@@ -209,7 +209,9 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPHeadTests",
-            dependencies: ["HTTPHead", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "HTTPHead", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -271,7 +273,7 @@ if Context.environment["HERALD_FUZZ"] == "1" {
     for (name, path, dependencies) in [
         ("socketio-fuzz", "Fuzz/SocketIOFuzz", ["EngineIO", "SocketIO"]),
         ("resp-fuzz", "Fuzz/RESPFuzz", ["RESP"]),
-        ("http-fuzz", "Fuzz/HTTPFuzz", ["HTTPHead"]),
+        ("http-fuzz", "Fuzz/HTTPFuzz", ["HTTPHead", .product(name: "NIOHTTP1", package: "swift-nio")]),
     ] as [(String, String, [Target.Dependency])] {
         package.targets.append(
             .executableTarget(

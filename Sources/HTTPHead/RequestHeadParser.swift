@@ -13,7 +13,8 @@ import NIOHTTP1
 ///   Line folding (a line that starts with a blank) is refused, as RFC 9112 section 5.2 lets a
 ///   server do.
 /// - A head longer than `maxBytes`, or with more than `maxFields` fields, is refused as too large;
-///   nothing is read past `maxBytes`.
+///   nothing is read past `maxBytes`, and no byte of a head that arrives in pieces is looked at
+///   twice while its end is searched for (`EndScanner`).
 /// - Field values lose the blanks around them; everything else is kept as sent, fields in order,
 ///   repeats included. Bytes that are not UTF-8 (obs-text) become U+FFFD, as NIO's decoder does.
 public enum RequestHeadParser {
@@ -33,36 +34,58 @@ public enum RequestHeadParser {
     private static let lf = UInt8(ascii: "\n")
 
     /// The length of the head at the start of `bytes`, through the CRLF CRLF that ends it; nil
-    /// while it is incomplete. Throws `tooLarge` once `maxBytes` are in without an end.
-    public static func headLength(in bytes: ByteBufferView) throws(Failure) -> Int? {
-        var matched = 0
-        var offset = 0
-        for byte in bytes {
-            offset += 1
-            switch (matched, byte) {
-            case (0, cr), (2, cr): matched += 1
-            case (1, lf), (3, lf): matched += 1
-            case (_, cr): matched = 1
-            default: matched = 0
-            }
-            if matched == 4 { return offset }
-            if offset >= maxBytes { throw .tooLarge }
+    /// while it is incomplete. Throws `tooLarge` once `maxBytes` are in without an end, and
+    /// `malformed` at a line feed without its carriage return.
+    public static func headLength(in bytes: ByteBufferView, maxBytes: Int = maxBytes) throws(Failure) -> Int? {
+        var scanner = EndScanner(maxBytes: maxBytes)
+        return try scanner.scan(bytes)
+    }
+
+    /// Finds the end of a head that arrives in pieces, looking at each byte once: `scan` is given
+    /// everything received so far, from the head's first byte, each time more arrives.
+    public struct EndScanner: Sendable {
+        let maxBytes: Int
+        private var scanned = 0
+        /// How much of CRLF CRLF the bytes scanned so far end with.
+        private var matched = 0
+
+        public init(maxBytes: Int = RequestHeadParser.maxBytes) {
+            self.maxBytes = maxBytes
         }
-        return nil
+
+        public mutating func scan(_ bytes: ByteBufferView) throws(Failure) -> Int? {
+            for byte in bytes.dropFirst(scanned) {
+                scanned += 1
+                switch (matched, byte) {
+                case (0, cr), (2, cr): matched += 1
+                case (1, lf), (3, lf): matched += 1
+                case (_, cr): matched = 1
+                case (_, lf): throw .malformed("A line does not end with CRLF.")
+                default: matched = 0
+                }
+                if matched == 4 { return scanned }
+                if scanned >= maxBytes { throw .tooLarge }
+            }
+            return nil
+        }
     }
 
     /// The head in `bytes`, which hold exactly one head through its final CRLF CRLF.
-    public static func parse(_ bytes: ByteBufferView) throws(Failure) -> HTTPRequestHead {
+    public static func parse(_ bytes: ByteBufferView, maxBytes: Int = maxBytes, maxFields: Int = maxFields)
+        throws(Failure) -> HTTPRequestHead
+    {
         guard bytes.count <= maxBytes else { throw .tooLarge }
         var lines = Lines(bytes)
         guard let requestLine = try lines.next() else { throw .malformed("The request is empty.") }
         let (method, target, version) = try parseRequestLine(requestLine)
         var fields: [(String, String)] = []
-        while let line = try lines.next() {
-            guard !line.isEmpty else { break }
+        while true {
+            guard let line = try lines.next() else { throw .malformed("The head does not end with an empty line.") }
+            if line.isEmpty { break }
             guard fields.count < maxFields else { throw .tooLarge }
             fields.append(try parseField(line))
         }
+        guard lines.isAtEnd else { throw .malformed("Bytes follow the head's empty line.") }
         return HTTPRequestHead(version: version, method: method, uri: target, headers: HTTPHeaders(fields))
     }
 
@@ -135,6 +158,8 @@ public enum RequestHeadParser {
         private var rest: ByteBufferView
 
         init(_ bytes: ByteBufferView) { rest = bytes }
+
+        var isAtEnd: Bool { rest.isEmpty }
 
         mutating func next() throws(Failure) -> ByteBufferView? {
             guard !rest.isEmpty else { return nil }

@@ -100,6 +100,53 @@ import Testing
         #expect(try RequestHeadParser.headLength(in: ByteBuffer(string: "GET / HTTP/1.1\r\n\r\r\n\r\n").readableBytesView) == 21)
     }
 
+    @Test func aLineFeedWithoutItsCarriageReturnEndsTheSearch() {
+        // A client that ends its lines with LF alone is told so, rather than left waiting.
+        for head in ["GET /ws HTTP/1.1\nHost: x\n\n", "GET /ws HTTP/1.1\r\nHost: x\n", "GET /ws HTTP/1.1\r\n\n"] {
+            #expect(throws: RequestHeadParser.Failure.malformed("A line does not end with CRLF.")) {
+                try RequestHeadParser.headLength(in: ByteBuffer(string: head).readableBytesView)
+            }
+        }
+    }
+
+    @Test func aHeadArrivingInPiecesIsScannedOnceAndEndsWhereAWholeOneDoes() throws {
+        let head = "GET /api/events HTTP/1.1\r\nHost: a\r\nX: \r\r\n\r\n"
+        let whole = try RequestHeadParser.headLength(in: ByteBuffer(string: head + "next").readableBytesView)
+        for size in 1...7 {
+            var scanner = RequestHeadParser.EndScanner()
+            var received = ByteBuffer()
+            var found: Int?
+            for piece in Array(head.utf8).chunks(of: size) {
+                received.writeBytes(piece)
+                if let end = try scanner.scan(received.readableBytesView) { found = end }
+            }
+            #expect(found == whole)
+        }
+        // Without an end, the scanner stops at its limit, however the bytes come.
+        var scanner = RequestHeadParser.EndScanner(maxBytes: 64)
+        var received = ByteBuffer()
+        var failure: RequestHeadParser.Failure?
+        for _ in 0..<20 {
+            received.writeString("abcdefgh")
+            do { _ = try scanner.scan(received.readableBytesView) } catch { failure = error; break }
+        }
+        #expect(failure == .tooLarge && received.readableBytes == 64)
+    }
+
+    @Test func theLimitsCanBeLowered() {
+        let head = "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n"
+        #expect(throws: RequestHeadParser.Failure.tooLarge) {
+            try RequestHeadParser.parse(ByteBuffer(string: head).readableBytesView, maxFields: 1)
+        }
+        #expect(throws: RequestHeadParser.Failure.tooLarge) {
+            try RequestHeadParser.parse(ByteBuffer(string: head).readableBytesView, maxBytes: 20)
+        }
+        #expect(throws: RequestHeadParser.Failure.tooLarge) {
+            try RequestHeadParser.headLength(in: ByteBuffer(string: head).readableBytesView, maxBytes: 20)
+        }
+        #expect((try? RequestHeadParser.parse(ByteBuffer(string: head).readableBytesView, maxBytes: head.utf8.count, maxFields: 2)) != nil)
+    }
+
     @Test func aHeadPastItsLimitsIsTooLarge() {
         let long = "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: RequestHeadParser.maxBytes) + "\r\n\r\n"
         #expect(failure(long) == .tooLarge)
@@ -115,6 +162,12 @@ import Testing
         #expect(failure("GET / HTTP/1.1\r\n\(atLimit)\r\n") == nil)
     }
 
+    @Test func theHeadGivenMustEndWithItsEmptyLine() {
+        #expect(failure("GET / HTTP/1.1\r\nHost: a\r\n") == .malformed("The head does not end with an empty line."))
+        #expect(failure("GET / HTTP/1.1\r\n") == .malformed("The head does not end with an empty line."))
+        #expect(failure("GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n") == .malformed("Bytes follow the head's empty line."))
+    }
+
     @Test func whatFollowsTheBlankLineIsNotPartOfTheHead() throws {
         // `parse` is given the head alone; a body or a next request after it is the caller's.
         let text = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /other HTTP/1.1\r\n\r\n"
@@ -122,5 +175,11 @@ import Testing
         let length = try #require(try RequestHeadParser.headLength(in: view))
         let head = try RequestHeadParser.parse(view[view.startIndex..<(view.startIndex + length)])
         #expect(head.uri == "/" && head.headers.count == 1)
+    }
+}
+
+extension Array {
+    func chunks(of size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

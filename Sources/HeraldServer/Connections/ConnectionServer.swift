@@ -16,7 +16,9 @@ import ServiceLifecycle
 /// - A graceful shutdown closes the listening socket, tells every Hummingbird connection to finish
 ///   what it is answering and close (NIO's `ChannelShouldQuiesceEvent`, which Hummingbird's HTTP/1
 ///   handlers act on), and returns once they have. Held streams are ended by their own services.
-/// - A connection that chooses Hummingbird after the shutdown began is closed.
+/// - It also closes every connection still sending its first request: a request that arrives
+///   after the shutdown began is not answered, whichever way it would have gone.
+/// - Cancelled instead (another service failed), it closes the listener and those connections too.
 struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvertible {
     var description: String { "ConnectionServer" }
 
@@ -51,24 +53,36 @@ struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvert
         listener.closeFuture.whenComplete { _ in newConnection.finish() }
         logger.info("Server started and listening on \(host):\(listener.localAddress?.port ?? port)")
 
-        await withGracefulShutdownHandler {
-            await onRunning(listener)
-            await withDiscardingTaskGroup { group in
-                for await value in accepted {
-                    group.addTask {
-                        await withGracefulShutdownHandler {
-                            await connections.inner.handle(value: value, logger: logger)
-                        } onGracefulShutdown: {
-                            let channel = value.channel
-                            channel.eventLoop.execute {
-                                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await onRunning(listener)
+                await withDiscardingTaskGroup { group in
+                    for await value in accepted {
+                        group.addTask {
+                            await withGracefulShutdownHandler {
+                                await connections.inner.handle(value: value, logger: logger)
+                            } onGracefulShutdown: {
+                                let channel = value.channel
+                                channel.eventLoop.execute {
+                                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                                }
                             }
                         }
                     }
                 }
+            } onGracefulShutdown: {
+                stop(listener)
             }
-        } onGracefulShutdown: {
-            listener.close(promise: nil)
+        } onCancel: {
+            stop(listener)
         }
+        // Cancelled, the loop above ends without the listener being closed.
+        stop(listener)
+    }
+
+    /// Accepts nothing more, and closes the connections still sending their first request.
+    private func stop(_ listener: any Channel) {
+        listener.close(promise: nil)
+        connections.pending.closeAll()
     }
 }

@@ -27,62 +27,81 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
         case line
         /// Reading the head of a request for `route`.
         case head(LeanRoute)
-        /// Given to Hummingbird, or served: what comes next is not this handler's to read.
+        /// Given to Hummingbird: what arrives until this handler is removed is passed on then.
+        case handingOn
+        /// Served, refused or closed: what comes next is not this handler's to read.
         case done
     }
 
     private let routes: [LeanRoute]
+    private let pending: PendingConnections
     private let toHummingbird: (RequestHeadHandler) -> Void
     private var state = State.line
     private var buffered: ByteBuffer?
+    private var headEnd = RequestHeadParser.EndScanner()
 
-    init(routes: [LeanRoute], toHummingbird: @escaping (RequestHeadHandler) -> Void) {
+    init(routes: [LeanRoute], pending: PendingConnections, toHummingbird: @escaping (RequestHeadHandler) -> Void) {
         self.routes = routes
+        self.pending = pending
         self.toHummingbird = toHummingbird
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        switch state {
-        case .done:
-            return
-        case .line, .head:
-            if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
-        }
+        if case .done = state { return }
+        if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
         guard let view = buffered?.readableBytesView else { return }
         if case .line = state {
             guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-                if view.count > Self.maxLine { handOn() }
+                if view.count > Self.maxLine { handOn(context: context) }
                 return
             }
             let line = view[view.startIndex..<newline]
-            guard let route = routes.first(where: { $0.matches(ArraySlice(line)) }) else { return handOn() }
+            guard let route = routes.first(where: { $0.matches(ArraySlice(line)) }) else { return handOn(context: context) }
             state = .head(route)
         }
         guard case .head(let route) = state else { return }
         do {
-            guard let length = try RequestHeadParser.headLength(in: view) else { return }
+            guard let length = try headEnd.scan(view) else { return }
             let head = try RequestHeadParser.parse(view[view.startIndex..<(view.startIndex + length)])
-            state = .done
-            buffered = nil
+            finish()
+            // A head that completes after the server began to stop is not served.
+            guard pending.remove(context.channel) else { return context.close(promise: nil) }
             route.serve(head, context.channel)
         } catch {
-            state = .done
-            buffered = nil
+            finish()
+            pending.remove(context.channel)
             Self.refuse(context.channel, with: error)
         }
     }
 
-    /// Hummingbird's from now on: it gets the bytes read so far when this handler is removed.
-    private func handOn() {
+    private func finish() {
         state = .done
+        buffered = nil
+    }
+
+    /// Hummingbird's from now on: it gets the bytes read so far when this handler is removed.
+    private func handOn(context: ChannelHandlerContext) {
+        guard pending.remove(context.channel) else {
+            finish()
+            return context.close(promise: nil)
+        }
+        state = .handingOn
         toHummingbird(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        if let buffered, buffered.readableBytes > 0 {
-            context.fireChannelRead(wrapInboundOut(buffered))
-            context.fireChannelReadComplete()
+        switch state {
+        case .handingOn:
+            if let buffered, buffered.readableBytes > 0 {
+                context.fireChannelRead(wrapInboundOut(buffered))
+                context.fireChannelReadComplete()
+            }
+        case .line, .head:
+            // The connection closed before its request was decided (its pipeline is torn down).
+            pending.remove(context.channel)
+        case .done:
+            break
         }
         buffered = nil
     }

@@ -17,6 +17,8 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: Sendable {
     let headTimeout: TimeAmount
     /// The per-address connection limits, if any.
     let limits: Limits?
+    /// The connections whose first request is still being read, for a graceful shutdown to close.
+    let pending = PendingConnections()
 
     static var receiveBuffers: AdaptiveRecvByteBufferAllocator {
         AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
@@ -41,7 +43,11 @@ struct StreamingChildChannel<Inner: ServerChildChannel>: Sendable {
                 RequestHeadHandler.refuse(channel, with: refusal)
                 return
             }
-            let reader = RequestHeadHandler(routes: routes) { [inner] reader in
+            guard pending.add(channel) else {
+                channel.close(promise: nil)
+                return
+            }
+            let reader = RequestHeadHandler(routes: routes, pending: pending) { [inner] reader in
                 let loop = channel.eventLoop
                 inner.setup(channel: channel, logger: logger)
                     .flatMap { value in
