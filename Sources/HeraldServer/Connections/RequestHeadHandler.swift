@@ -39,6 +39,8 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
     private var state = State.line
     private var buffered: ByteBuffer?
     private var headEnd = RequestHeadParser.EndScanner()
+    /// How far the request line's end has been looked for: each byte is looked at once.
+    private var lineSearched = 0
 
     init(routes: [LeanRoute], pending: PendingConnections, toHummingbird: @escaping (RequestHeadHandler) -> Void) {
         self.routes = routes
@@ -52,7 +54,8 @@ final class RequestHeadHandler: ChannelInboundHandler, RemovableChannelHandler, 
         if buffered == nil { buffered = bytes } else { buffered!.writeBuffer(&bytes) }
         guard let view = buffered?.readableBytesView else { return }
         if case .line = state {
-            guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            guard let newline = view.dropFirst(lineSearched).firstIndex(of: UInt8(ascii: "\n")) else {
+                lineSearched = view.count
                 if view.count > Self.maxLine { handOn(context: context) }
                 return
             }
