@@ -53,34 +53,29 @@ struct LoopResponder: Sendable {
 
     /// The router's response to `head` with `body`, whole.
     func respond(to head: HTTPRequest, body: ByteBuffer, channel: any NIOCore.Channel) async -> (head: HTTPResponse, body: ByteBuffer) {
-        var logger = logger
-        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
-        let context = HeraldRequestContext(source: .init(channel: channel, logger: logger))
-        var response: Response
-        do {
-            response = try await responder.respond(to: Request(head: head, body: RequestBody(buffer: body)), context: context)
-        } catch {
-            // As Hummingbird's server does with an error no middleware turned into an answer.
-            logger.debug("Unrecognised Error", metadata: ["error.type": "\(error)"])
-            response = Response(status: .internalServerError, body: .init())
-        }
+        let request = Request(head: head, body: RequestBody(buffer: body))
+        // The body is whole in memory: there is no parse error of it left to come.
+        guard let response = try? await responder.answer(request, channel: channel, serverName: Herald.serverName, date: date, logger: logger)
+        else { return Self.failed(date: date) }
         let collected = CollectedBody(into: channel.allocator.buffer(capacity: response.body.contentLength ?? 0))
         do {
             try await response.body.write(collected.writer)
         } catch {
             logger.error("a response could not be collected", metadata: ["error": "\(error)"])
-            let head = HTTPResponse(
-                status: .internalServerError,
-                headerFields: [.contentLength: "0", .date: date.now, .server: Herald.serverName])
-            return (head, ByteBuffer())
+            return Self.failed(date: date)
         }
         var responseHead = response.head
-        responseHead.headerFields[.date] = date.now
-        responseHead.headerFields[.server] = Herald.serverName
         let bytes = collected.bytes
         responseHead.headerFields[.contentLength] = String(bytes.readableBytes)
         answered.increment()
         return (responseHead, bytes)
+    }
+
+    /// A 500 without a body.
+    private static func failed(date: HTTPDate) -> (head: HTTPResponse, body: ByteBuffer) {
+        let head = HTTPResponse(
+            status: .internalServerError, headerFields: [.contentLength: "0", .date: date.now, .server: Herald.serverName])
+        return (head, ByteBuffer())
     }
 }
 
