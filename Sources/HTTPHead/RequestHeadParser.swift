@@ -46,8 +46,7 @@ public enum RequestHeadParser {
     public struct EndScanner: Sendable {
         let maxBytes: Int
         private var scanned = 0
-        /// How much of CRLF CRLF the bytes scanned so far end with.
-        private var matched = 0
+        private var end = HeadEnd()
 
         public init(maxBytes: Int = RequestHeadParser.maxBytes) {
             self.maxBytes = maxBytes
@@ -56,17 +55,47 @@ public enum RequestHeadParser {
         public mutating func scan(_ bytes: ByteBufferView) throws(Failure) -> Int? {
             for byte in bytes.dropFirst(scanned) {
                 scanned += 1
-                switch (matched, byte) {
-                case (0, cr), (2, cr): matched += 1
-                case (1, lf), (3, lf): matched += 1
-                case (_, cr): matched = 1
-                case (_, lf): throw .malformed("A line does not end with CRLF.")
-                default: matched = 0
+                switch end.advance(byte) {
+                case .end: return scanned
+                case .bareLineFeed: throw .malformed("A line does not end with CRLF.")
+                case .inHead: break
                 }
-                if matched == 4 { return scanned }
                 if scanned >= maxBytes { throw .tooLarge }
             }
             return nil
+        }
+    }
+
+    /// Where a head's bytes stand against the CRLF CRLF that ends it, a byte at a time: the one
+    /// rule of where a head ends, for the parser and for anything that only watches for it.
+    public struct HeadEnd: Sendable {
+        public enum Step: Sendable {
+            /// Still inside the head.
+            case inHead
+            /// This byte ends the head.
+            case end
+            /// A line feed without its carriage return (the search starts over).
+            case bareLineFeed
+        }
+
+        /// How much of CRLF CRLF the bytes so far end with.
+        private var matched = 0
+
+        public init() {}
+
+        public mutating func advance(_ byte: UInt8) -> Step {
+            switch (matched, byte) {
+            case (0, cr), (2, cr): matched += 1
+            case (1, lf), (3, lf):
+                matched += 1
+                if matched == 4 { return .end }
+            case (_, cr): matched = 1
+            case (_, lf):
+                matched = 0
+                return .bareLineFeed
+            default: matched = 0
+            }
+            return .inHead
         }
     }
 

@@ -1,3 +1,4 @@
+import HTTPHead
 import NIOCore
 
 /// Closes a connection that has not sent its first request head (the request line and every
@@ -16,9 +17,7 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
 
     private let timeout: TimeAmount
     private var headIsIn = false
-    /// How much of "\r\n\r\n" the bytes read so far end with.
-    private var matched = 0
-    private static let end: [UInt8] = Array("\r\n\r\n".utf8)
+    private var headEnd = RequestHeadParser.HeadEnd()
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
@@ -35,20 +34,14 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        for byte in bytes.readableBytesView {
-            if byte == Self.end[matched] {
-                matched += 1
-            } else {
-                // "\r\n\r" then "\r": the last "\r" may open the ending.
-                matched = byte == Self.end[0] ? 1 : 0
-            }
-            if matched == Self.end.count { break }
+        // A bare line feed is the parser's to refuse (or Hummingbird's); here it only means the
+        // head has not ended.
+        for byte in bytes.readableBytesView where headEnd.advance(byte) == .end {
+            headIsIn = true
+            break
         }
         context.fireChannelRead(data)
-        if matched == Self.end.count {
-            headIsIn = true
-            context.pipeline.syncOperations.removeHandler(self, promise: nil)
-        }
+        if headIsIn { context.pipeline.syncOperations.removeHandler(self, promise: nil) }
     }
 
     /// A client that half-closes before its head is complete can send no request: the
