@@ -31,9 +31,10 @@ enum WebSocketUpgrade {
 
     /// Answers 101 and installs the frame layer. Call on the channel's event loop, with the HTTP
     /// decoder already gone; `removing` names a handler of the caller's to take out as well.
+    /// Without `flush`, the 101 waits for the caller's first flush, to leave with what it writes.
     static func switchProtocols(
         _ channel: any Channel, accept: String, removing handlerName: String?, maxMessageSize: Int,
-        receiver: any WebSocketMessageReceiver
+        receiver: any WebSocketMessageReceiver, flush: Bool = true
     ) throws {
         let pipeline = channel.pipeline.syncOperations
         channel.write(
@@ -46,6 +47,6 @@ enum WebSocketUpgrade {
         try pipeline.addHandler(WebSocketFrameEncoder())
         try pipeline.addHandler(WebSocketProtocolErrorHandler(isServer: true))
         try pipeline.addHandler(WebSocketMessageHandler(receiver: receiver, maxMessageSize: maxMessageSize))
-        channel.flush()
+        if flush { channel.flush() }
     }
 }

@@ -9,16 +9,40 @@ import WebSocketFrameLayer
 /// State is touched on the connection's event loop.
 final class WebSocketConnectionHandler: WebSocketMessageReceiver, @unchecked Sendable {
     private let session: WebSocketSession
+    private let channel: any NIOCore.Channel
     private var lastCommand: (number: Int, task: Task<Void, Never>)?
     private var commands = 0
+    /// While the streams named in the URL are being subscribed (`open`), the messages that
+    /// arrive wait here, so that every command runs after those subscriptions.
+    private var held: [WebSocketMessage]?
 
-    init(herald: Herald, channel: any NIOCore.Channel, user: User?, grant: ConnectionGrant? = nil) {
+    /// `opening`: `open` will be called with the streams the URL named.
+    init(herald: Herald, channel: any NIOCore.Channel, user: User?, grant: ConnectionGrant? = nil, opening: Bool = false) {
+        self.channel = channel
         session = WebSocketSession(herald: herald, channel: channel, user: user, grant: grant, pings: true)
+        held = opening ? [] : nil
+    }
+
+    /// Subscribes the URL's streams, then flushes (the 101 waited for them) and runs the commands
+    /// that came meanwhile.
+    func open(_ opening: WebSocketOpening) async {
+        await session.subscribe(opening)
+        channel.eventLoop.execute { [self] in
+            channel.flush()
+            let waiting = held ?? []
+            held = nil
+            for message in waiting { received(message) }
+        }
     }
 
     func opened(_ connection: WebSocketConnection) {}
 
     func received(_ message: WebSocketMessage, on connection: WebSocketConnection) {
+        received(message)
+    }
+
+    private func received(_ message: WebSocketMessage) {
+        if held != nil { return held!.append(message) }
         guard case .text(let bytes) = message else {
             return session.refuse(.badRequest("Commands are JSON text frames.", code: "binary_frame"))
         }
@@ -27,7 +51,7 @@ final class WebSocketConnectionHandler: WebSocketMessageReceiver, @unchecked Sen
         let previous = lastCommand?.task
         commands += 1
         let number = commands
-        let loop = connection.eventLoop
+        let loop = channel.eventLoop
         lastCommand = (number, Task {
             await previous?.value
             await session.handle(text)

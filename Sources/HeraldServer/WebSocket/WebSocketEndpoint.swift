@@ -18,6 +18,19 @@ struct WebSocketEndpoint {
                 herald: herald, channel: context.requestContext.channel, user: context.requestContext.identity,
                 grant: context.requestContext.grant)
             defer { session.close() }
+            // Checked once already, before the upgrade (`shouldUpgrade`); read again here, where
+            // the session exists to subscribe them.
+            do {
+                let query = context.request.uri.queryParameters
+                let requestContext = context.requestContext
+                if let opening = try await WebSocketOpening.requested(
+                    in: query, user: requestContext.identity, grant: requestContext.grant, herald: herald)
+                {
+                    await session.subscribe(opening)
+                }
+            } catch {
+                session.refuse((error as? HeraldError) ?? .internal)
+            }
             let limit = herald.configuration.maxRequestBody
             try await withGracefulShutdownHandler {
                 do {
@@ -43,6 +56,8 @@ struct WebSocketEndpoint {
         if case .session = context.credential {
             try WebSocketHandshake.checkOrigin(request.headers[.origin], host: request.head.authority)
         }
+        _ = try await WebSocketOpening.requested(
+            in: request.uri.queryParameters, user: context.identity, grant: context.grant, herald: herald)
         return .upgrade([:])
     }
 }

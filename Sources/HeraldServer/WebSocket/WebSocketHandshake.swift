@@ -1,4 +1,5 @@
 import HeraldCore
+import HummingbirdCore
 import NIOCore
 import NIOHTTP1
 import WebSocketFrameLayer
@@ -19,7 +20,14 @@ struct WebSocketHandshake: Sendable {
                 if case .session = credential { try Self.checkOrigin(head) }
                 var grant: ConnectionGrant?
                 if case .connectionToken(let granted) = credential { grant = granted }
-                channel.eventLoop.execute { [grant] in switchToWebSocket(channel, accept: accept, user: user, grant: grant) }
+                let opening = try await WebSocketOpening.requested(
+                    in: URI(head.uri).queryParameters, user: user, grant: grant, herald: herald)
+                let receiver = WebSocketConnectionHandler(
+                    herald: herald, channel: channel, user: user, grant: grant, opening: opening != nil)
+                // Queued before the subscriptions' own work on the loop, so the 101 goes first;
+                // with streams to subscribe, it leaves with their acks.
+                channel.eventLoop.execute { switchToWebSocket(channel, accept: accept, receiver: receiver, flush: opening == nil) }
+                if let opening { await receiver.open(opening) }
             } catch {
                 RequestHeadHandler.refuse(channel, with: error)
             }
@@ -27,13 +35,15 @@ struct WebSocketHandshake: Sendable {
     }
 
     /// Answers 101 and puts the shared frame layer under Herald's protocol. On the event loop.
-    private func switchToWebSocket(_ channel: any NIOCore.Channel, accept: String, user: User?, grant: ConnectionGrant?) {
+    private func switchToWebSocket(_ channel: any NIOCore.Channel, accept: String, receiver: WebSocketConnectionHandler, flush: Bool) {
         do {
             try WebSocketUpgrade.switchProtocols(
                 channel, accept: accept, removing: RequestHeadHandler.name,
-                maxMessageSize: herald.configuration.maxRequestBody,
-                receiver: WebSocketConnectionHandler(herald: herald, channel: channel, user: user, grant: grant))
+                maxMessageSize: herald.configuration.maxRequestBody, receiver: receiver, flush: flush)
         } catch {
+            // The frame layer never took the connection (it closed meanwhile): nothing else will
+            // tell the session it ended.
+            receiver.closed()
             channel.close(promise: nil)
         }
     }

@@ -120,7 +120,6 @@ final class WebSocketSession: @unchecked Sendable {
 
     private func subscribe(_ object: [String: Any], text: String, id: String, user: User) async throws {
         let stream = try stream(in: object, for: user)
-        if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user, grant: grant) }
         let cursor: Int64?
         do {
             // Decoded a second time only when there is a cursor to read: a first subscribe has none.
@@ -132,6 +131,24 @@ final class WebSocketSession: @unchecked Sendable {
         if let cursor, cursor < 0 {
             throw HeraldError.badRequest("since must be a whole number from 0.", code: "invalid_cursor")
         }
+        try await subscribe(stream, from: cursor, id: id, user: user)
+    }
+
+    /// Subscribes the streams named in the upgrade's URL (`WebSocketOpening`), in order, as
+    /// `subscribe` commands whose `id` is null would.
+    func subscribe(_ opening: WebSocketOpening) async {
+        guard let user else { return }
+        for stream in opening.streams {
+            do {
+                try await subscribe(stream, from: opening.cursors.seq(of: stream), id: "null", user: user)
+            } catch {
+                subscriber.send(WebSocketFrames.error("null", (error as? HeraldError) ?? .internal))
+            }
+        }
+    }
+
+    private func subscribe(_ stream: StreamName, from cursor: Int64?, id: String, user: User) async throws {
+        if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user, grant: grant) }
         if streams.contains(stream) {
             herald.hub.unsubscribe(subscriber, from: [stream])
         } else {
@@ -139,6 +156,9 @@ final class WebSocketSession: @unchecked Sendable {
         }
         subscriber.prepare(stream)
         herald.hub.subscribe(subscriber, to: [stream])
+        // A connection that closed before this subscription was made is not kept by the hub:
+        // `close` has run (it let go of every stream it knew of), or will once it sees the close.
+        if !channel.isActive { herald.hub.unsubscribeAll(subscriber) }
         streams.insert(stream)
         do {
             var requested = StreamCursors()
@@ -161,6 +181,11 @@ final class WebSocketSession: @unchecked Sendable {
         guard let label = object["stream"] as? String else {
             throw HeraldError.badRequest("Name a stream: \"user\" or \"channel:NAME\".", code: "invalid_stream")
         }
+        return try Self.stream(label, for: user)
+    }
+
+    /// The stream a label names: `user` (the user's own) or `channel:NAME`.
+    static func stream(_ label: String, for user: User) throws -> StreamName {
         if label == "user" { return user.stream }
         if label.hasPrefix("channel:") {
             let name = String(label.dropFirst("channel:".count))
