@@ -211,3 +211,87 @@ def test_without_deflate_none_is_negotiated(herald):
     client = Client(herald, token)
     assert "permessage-deflate" not in client.ws.response.headers.get("Sec-WebSocket-Extensions", "")
     client.close()
+
+
+def url_client(server, token, query):
+    ws = connect(ws_url(server) + "?" + query, additional_headers={"Authorization": f"Bearer {token}"},
+                 open_timeout=5).__enter__()
+    return ws, lambda: json.loads(ws.recv(timeout=5))
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["herald-frames", "hummingbird-deflate"])
+def test_streams_named_in_the_url_are_subscribed_with_no_command(tmp_path, deflate):
+    from conftest import Herald
+    server = Herald(str(tmp_path), **({"HERALD_WS_DEFLATE": "1"} if deflate else {})).start()
+    try:
+        name, token = new_user(server)
+        server.publish(user=name, name="badge", data=2, mode="replace")
+        server.publish(user=name, name="note", data={"n": 1}, mode="append")
+        server.publish(channel="lobby", name="message", data="one")
+        server.publish(channel="lobby", name="message", data="two")
+
+        # Both streams, resumed from the SSE form of a cursor: user after 1, the lobby after 1.
+        ws, recv = url_client(server, token, "stream=user&stream=channel:lobby&since=1;lobby=1")
+        assert recv() == {"type": "ack", "id": None, "stream": "user", "seq": 2}
+        resent, note = recv(), recv()
+        assert (resent["seq"], resent.get("resent")) == (1, True)
+        assert (note["stream"], note["seq"], note["data"]) == ("user", 2, {"n": 1})
+        assert recv() == {"type": "ack", "id": None, "stream": "channel:lobby", "seq": 2}
+        two = recv()
+        assert (two["stream"], two["seq"], two["data"]) == ("channel:lobby", 2, "two")
+        # Live events follow, and commands work as on any connection.
+        server.publish(channel="lobby", name="message", data="three")
+        live = recv()
+        assert (live["stream"], live["seq"], live["data"]) == ("channel:lobby", 3, "three")
+        ws.send(json.dumps({"id": 9, "type": "ping"}))
+        assert recv() == {"type": "ack", "id": 9, "pong": True}
+        ws.__exit__(None, None, None)
+
+        # A channel without a cursor starts live, as a subscribe command without `since` does.
+        ws, recv = url_client(server, token, "stream=channel:lobby")
+        assert recv() == {"type": "ack", "id": None, "stream": "channel:lobby", "seq": 3}
+        server.publish(channel="lobby", name="message", data="four")
+        assert recv()["seq"] == 4
+        ws.__exit__(None, None, None)
+    finally:
+        server.stop()
+
+
+def test_a_command_sent_with_the_upgrade_runs_after_the_url_subscriptions(herald):
+    name, token = new_user(herald)
+    herald.publish(user=name, name="note", data=1, mode="append")
+    ws, recv = url_client(herald, token, "stream=user&since=0")
+    ws.send(json.dumps({"id": 1, "type": "ping"}))
+    frames = [recv(), recv(), recv()]
+    assert [f.get("id", "event") for f in frames] == [None, "event", 1]
+    ws.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("query,status,code", [
+    ("stream=bogus", 400, "invalid_stream"),
+    ("stream=channel:no%20spaces", 400, "invalid_stream"),
+    ("stream=user&since=x", 400, "invalid_cursor"),
+    ("stream=user&since=-1", 400, "invalid_cursor"),
+    ("since=3", 400, "invalid_cursor"),
+    ("stream=channel:staff", 403, "forbidden"),
+    ("&".join(f"stream=channel:c{n}" for n in range(100)) + "&stream=user", 400, "too_many_streams"),
+])
+def test_url_subscriptions_that_cannot_be_made_refuse_the_upgrade(herald, query, status, code):
+    import requests
+    from websockets.exceptions import InvalidStatus
+    herald.add_user("member")
+    requests.post(herald.base + "/api/channels", json={"name": "staff", "visibility": "members", "members": ["member"]},
+                  headers={"Authorization": f"Bearer {herald.key()}"}, timeout=5)
+    name, token = new_user(herald)
+    with pytest.raises(InvalidStatus) as refused:
+        url_client(herald, token, query)
+    assert refused.value.response.status_code == status
+    assert json.loads(refused.value.response.body)["error"]["code"] == code
+    # Without credentials on the upgrade (the `auth` command comes too late): 401.
+    with pytest.raises(InvalidStatus) as anonymous:
+        connect(ws_url(herald) + "?stream=user", open_timeout=5)
+    assert anonymous.value.response.status_code == 401
+    # The server is fine.
+    fresh = Client(herald, token)
+    assert fresh.call(type="ping")["pong"] is True
+    fresh.close()
