@@ -22,21 +22,10 @@ import Testing
         let run: Task<Void, any Error>
     }
 
-    func start() async throws -> Running {
-        let router = Router()
-        router.get("/hello") { _, _ in "hello" }
-        let responder = router.buildResponder().channelResponder(serverName: "test", date: HTTPDate(), logger: logger)
-        let lean = LeanRoute.get("/lean") { _, channel in
-            channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlean"))
-                .whenComplete { _ in channel.close(promise: nil) }
-        }
+    /// `onLean` sees the channel of every `GET /lean` before it is answered.
+    func start(onLean: @escaping @Sendable (any Channel) -> Void = { _ in }) async throws -> Running {
         let (ports, bound) = AsyncStream.makeStream(of: Int.self)
-        let server = ConnectionServer(
-            connections: StreamingChildChannel(
-                inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(30))), routes: [lean],
-                headTimeout: .seconds(30)),
-            host: "127.0.0.1", port: 0, backlog: 16, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
-            onRunning: { channel in bound.yield(channel.localAddress?.port ?? 0) })
+        let server = server(port: 0, onLean: onLean) { channel in bound.yield(channel.localAddress?.port ?? 0) }
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let run = Task {
             defer { bound.finish() }
@@ -45,6 +34,26 @@ import Testing
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         return Running(group: group, port: port, run: run)
+    }
+
+    func server(
+        port: Int, onLean: @escaping @Sendable (any Channel) -> Void = { _ in },
+        onRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some Service {
+        let router = Router()
+        router.get("/hello") { _, _ in "hello" }
+        let responder = router.buildResponder().channelResponder(serverName: "test", date: HTTPDate(), logger: logger)
+        let lean = LeanRoute.get("/lean") { _, channel in
+            onLean(channel)
+            channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nlean"))
+                .whenComplete { _ in channel.close(promise: nil) }
+        }
+        return ConnectionServer(
+            connections: StreamingChildChannel(
+                inner: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(30))), routes: [lean],
+                headTimeout: .seconds(30)),
+            host: "127.0.0.1", port: port, backlog: 16, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            onRunning: onRunning)
     }
 
     let logger = Logger(label: "test")
@@ -58,6 +67,33 @@ import Testing
         #expect(routed.hasSuffix("\r\n\r\nhello"))
         await server.group.triggerGracefulShutdown()
         try await server.run.value
+    }
+
+    @Test func everyEventLoopAcceptsItsOwnConnections() async throws {
+        let loops = Mutex<[ObjectIdentifier: Int]>([:])
+        let strangers = Mutex(0)
+        let server = try await start { channel in
+            loops.withLock { $0[ObjectIdentifier(channel.eventLoop), default: 0] += 1 }
+            // Accepted by a listener of another loop and handed over: what one listener did.
+            if channel.parent.map({ $0.eventLoop !== channel.eventLoop }) ?? true { strangers.withLock { $0 += 1 } }
+        }
+        for _ in 0..<40 {
+            _ = try await RawClient.exchange(port: server.port, "GET /lean HTTP/1.1\r\nHost: x\r\n\r\n")
+        }
+        #expect(strangers.withLock { $0 } == 0)
+        // 40 connections from 40 source ports all hashed to one of two listeners: about 2⁻³⁹.
+        #expect(loops.withLock { $0.count } == MultiThreadedEventLoopGroup.singleton.makeIterator().map { $0 }.count)
+        await server.group.triggerGracefulShutdown()
+        try await server.run.value
+    }
+
+    @Test func aPortInUseFailsTheStartEvenForAnotherHerald() async throws {
+        let first = try await start()
+        await #expect(throws: IOError.self) { try await server(port: first.port).run() }
+        // The first still serves.
+        #expect(try await RawClient.exchange(port: first.port, "GET /lean HTTP/1.1\r\nHost: x\r\n\r\n").hasSuffix("lean"))
+        await first.group.triggerGracefulShutdown()
+        try await first.run.value
     }
 
     @Test func aLeanHeadSentInPiecesIsServed() async throws {

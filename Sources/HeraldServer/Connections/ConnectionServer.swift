@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -12,8 +17,14 @@ import ServiceLifecycle
 /// over through an async sequence, and that task waits for the connection's request line: two
 /// wakes of the concurrency pool's threads per connection, which a held stream has no use for.
 ///
+/// There is a listening socket per event loop, all on the one port (`SO_REUSEPORT`): the kernel
+/// spreads new connections over them, and each connection stays on the loop that accepted it. With
+/// one listener, one loop accepted every connection and handed every other one to the next loop,
+/// waking it for each. The port is still refused to anyone else: a port something already listens
+/// on (another Herald included) fails the start, as it would have with one socket.
+///
 /// Guarantees:
-/// - A graceful shutdown closes the listening socket, tells every Hummingbird connection to finish
+/// - A graceful shutdown closes the listening sockets, tells every Hummingbird connection to finish
 ///   what it is answering and close (NIO's `ChannelShouldQuiesceEvent`, which Hummingbird's HTTP/1
 ///   handlers act on), and returns once they have. Held streams are ended by their own services.
 /// - It also closes every connection still sending its first request: a request that arrives
@@ -28,29 +39,17 @@ struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvert
     let backlog: Int
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
-    /// Called with the listening channel once it is bound.
+    /// Called with the first listening channel once all are bound.
     let onRunning: @Sendable (any Channel) async -> Void
 
     func run() async throws {
         let (accepted, newConnection) = AsyncStream.makeStream(of: Inner.Value.self)
-        let (connections, logger) = (connections, logger)
-        let listener = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(ChannelOptions.backlog, value: numericCast(backlog))
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            // Out of file descriptors, accepting pauses a moment instead of failing in a loop.
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: false))
-                }
-            }
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                connections.setup(channel: channel, logger: logger) { value in
-                    if case .terminated = newConnection.yield(value) { value.channel.close(promise: nil) }
-                }
-            }
-            .bind(host: host, port: port).get()
-        listener.closeFuture.whenComplete { _ in newConnection.finish() }
+        let listeners = try await bind { value in
+            if case .terminated = newConnection.yield(value) { value.channel.close(promise: nil) }
+        }
+        let listener = listeners[0]
+        EventLoopFuture.andAllComplete(listeners.map(\.closeFuture), on: listener.eventLoop)
+            .whenComplete { _ in newConnection.finish() }
         logger.info("Server started and listening on \(host):\(listener.localAddress?.port ?? port)")
 
         await withTaskCancellationHandler {
@@ -71,18 +70,57 @@ struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvert
                     }
                 }
             } onGracefulShutdown: {
-                stop(listener)
+                stop(listeners)
             }
         } onCancel: {
-            stop(listener)
+            stop(listeners)
         }
-        // Cancelled, the loop above ends without the listener being closed.
-        stop(listener)
+        // Cancelled, the loop above ends without the listeners being closed.
+        stop(listeners)
+    }
+
+    /// Binds a listener on every event loop, the first to `port` (any port, for 0), the others
+    /// to the port it got.
+    private func bind(toHummingbird: @escaping @Sendable (Inner.Value) -> Void) async throws -> [any Channel] {
+        // Sockets that share a port with `SO_REUSEPORT` do not refuse each other: a socket
+        // without it does, so a port in use fails here first.
+        if port != 0 { try await bootstrap(on: eventLoopGroup.next(), reusingPort: false, toHummingbird).bind(host: host, port: port).get().close() }
+        var listeners: [any Channel] = []
+        do {
+            var port = self.port
+            for loop in eventLoopGroup.makeIterator() {
+                let listener = try await bootstrap(on: loop, reusingPort: true, toHummingbird).bind(host: host, port: port).get()
+                port = listener.localAddress?.port ?? port
+                listeners.append(listener)
+            }
+        } catch {
+            for listener in listeners { listener.close(promise: nil) }
+            throw error
+        }
+        return listeners
+    }
+
+    private func bootstrap(on loop: any EventLoop, reusingPort: Bool, _ toHummingbird: @escaping @Sendable (Inner.Value) -> Void) -> ServerBootstrap {
+        let (connections, logger) = (connections, logger)
+        return ServerBootstrap(group: loop)
+            .serverChannelOption(ChannelOptions.backlog, value: numericCast(backlog))
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.socketOption(.init(rawValue: SO_REUSEPORT)), value: reusingPort ? 1 : 0)
+            // Out of file descriptors, accepting pauses a moment instead of failing in a loop.
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: false))
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                connections.setup(channel: channel, logger: logger, toHummingbird: toHummingbird)
+            }
     }
 
     /// Accepts nothing more, and closes the connections still sending their first request.
-    private func stop(_ listener: any Channel) {
-        listener.close(promise: nil)
+    private func stop(_ listeners: [any Channel]) {
+        for listener in listeners { listener.close(promise: nil) }
         connections.pending.closeAll()
     }
 }
