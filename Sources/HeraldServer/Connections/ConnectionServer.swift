@@ -84,7 +84,10 @@ struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvert
     private func bind(toHummingbird: @escaping @Sendable (Inner.Value) -> Void) async throws -> [any Channel] {
         // Sockets that share a port with `SO_REUSEPORT` do not refuse each other: a socket
         // without it does, so a port in use fails here first.
-        if port != 0 { try await bootstrap(on: eventLoopGroup.next(), reusingPort: false, toHummingbird).bind(host: host, port: port).get().close() }
+        if port != 0 {
+            let probe = try await bootstrap(on: eventLoopGroup.next(), reusingPort: false, toHummingbird).bind(host: host, port: port).get()
+            try await probe.close()
+        }
         var listeners: [any Channel] = []
         do {
             var port = self.port
