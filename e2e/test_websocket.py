@@ -257,13 +257,16 @@ def test_streams_named_in_the_url_are_subscribed_with_no_command(tmp_path, defla
         server.stop()
 
 
-def test_a_command_sent_with_the_upgrade_runs_after_the_url_subscriptions(herald):
+def test_commands_sent_while_the_url_streams_are_subscribed_run_after_them(herald):
     name, token = new_user(herald)
-    herald.publish(user=name, name="note", data=1, mode="append")
-    ws, recv = url_client(herald, token, "stream=user&since=0")
+    # Fifty streams: the 101 leaves with the first one's ack, and the ping is sent as soon as it
+    # arrives, while the others are still being subscribed.
+    channels = [f"c{n}" for n in range(49)]
+    ws, recv = url_client(herald, token, "&".join(["stream=user"] + [f"stream=channel:{c}" for c in channels]))
     ws.send(json.dumps({"id": 1, "type": "ping"}))
-    frames = [recv(), recv(), recv()]
-    assert [f.get("id", "event") for f in frames] == [None, "event", 1]
+    frames = [recv() for _ in range(51)]
+    assert [f["stream"] for f in frames[:50]] == ["user"] + [f"channel:{c}" for c in channels]
+    assert frames[50] == {"type": "ack", "id": 1, "pong": True}
     ws.__exit__(None, None, None)
 
 
@@ -295,3 +298,18 @@ def test_url_subscriptions_that_cannot_be_made_refuse_the_upgrade(herald, query,
     fresh = Client(herald, token)
     assert fresh.call(type="ping")["pong"] is True
     fresh.close()
+
+
+def test_on_the_deflate_path_a_url_stream_that_cannot_be_subscribed_is_an_error_frame_and_a_close(tmp_path):
+    from conftest import Herald
+    server = Herald(str(tmp_path), HERALD_WS_DEFLATE="1").start()
+    try:
+        name, token = new_user(server)
+        ws, recv = url_client(server, token, "stream=bogus")
+        error = recv()
+        assert (error["type"], error["id"], error["code"]) == ("error", None, "invalid_stream")
+        with pytest.raises(ConnectionClosed) as closed:
+            recv()
+        assert closed.value.rcvd.code == 1008
+    finally:
+        server.stop()

@@ -69,7 +69,8 @@ import Testing
         try await server.run.value
     }
 
-    @Test func everyEventLoopAcceptsItsOwnConnections() async throws {
+    @Test(.enabled(if: ConnectionServer<HTTP1Channel>.listenerPerLoop))
+    func everyEventLoopAcceptsItsOwnConnections() async throws {
         let loops = Mutex<[ObjectIdentifier: Int]>([:])
         let strangers = Mutex(0)
         let server = try await start { channel in
@@ -81,13 +82,14 @@ import Testing
             _ = try await RawClient.exchange(port: server.port, "GET /lean HTTP/1.1\r\nHost: x\r\n\r\n")
         }
         #expect(strangers.withLock { $0 } == 0)
-        // 40 connections from 40 source ports all hashed to one of two listeners: about 2⁻³⁹.
-        #expect(loops.withLock { $0.count } == MultiThreadedEventLoopGroup.singleton.makeIterator().map { $0 }.count)
+        // 40 connections from 40 source ports all hashed to one listener: about 2⁻³⁹ with two loops.
+        let loopCount = MultiThreadedEventLoopGroup.singleton.makeIterator().map { $0 }.count
+        #expect(loops.withLock { $0.count } >= min(2, loopCount))
         await server.group.triggerGracefulShutdown()
         try await server.run.value
     }
 
-    @Test func aPortInUseFailsTheStartEvenForAnotherHerald() async throws {
+    @Test(.timeLimit(.minutes(1))) func aPortInUseFailsTheStartEvenForAnotherHerald() async throws {
         let first = try await start()
         await #expect(throws: IOError.self) { try await server(port: first.port).run() }
         // The first still serves.

@@ -17,11 +17,12 @@ import ServiceLifecycle
 /// over through an async sequence, and that task waits for the connection's request line: two
 /// wakes of the concurrency pool's threads per connection, which a held stream has no use for.
 ///
-/// There is a listening socket per event loop, all on the one port (`SO_REUSEPORT`): the kernel
-/// spreads new connections over them, and each connection stays on the loop that accepted it. With
-/// one listener, one loop accepted every connection and handed every other one to the next loop,
-/// waking it for each. The port is still refused to anyone else: a port something already listens
-/// on (another Herald included) fails the start, as it would have with one socket.
+/// On Linux there is a listening socket per event loop, all on the one port (`SO_REUSEPORT`): the
+/// kernel spreads new connections over them, and each connection stays on the loop that accepted
+/// it. With one listener, one loop accepted every connection and handed every other one to the
+/// next loop, waking it for each. A port something already listens on (another Herald included)
+/// still fails the start, as it would have with one socket; a process of the same user that sets
+/// `SO_REUSEPORT` itself could still join the port later, which one socket would have refused.
 ///
 /// Guarantees:
 /// - A graceful shutdown closes the listening sockets, tells every Hummingbird connection to finish
@@ -79,20 +80,26 @@ struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvert
         stop(listeners)
     }
 
+    /// Linux spreads new connections over the listeners that share a port; Darwin gives them all
+    /// to one, so there one listener hands connections to every loop.
+    #if os(Linux)
+    static var listenerPerLoop: Bool { true }
+    #else
+    static var listenerPerLoop: Bool { false }
+    #endif
+
     /// Binds a listener on every event loop, the first to `port` (any port, for 0), the others
     /// to the port it got.
     private func bind(toHummingbird: @escaping @Sendable (Inner.Value) -> Void) async throws -> [any Channel] {
-        // Sockets that share a port with `SO_REUSEPORT` do not refuse each other: a socket
-        // without it does, so a port in use fails here first.
-        if port != 0 {
-            let probe = try await bootstrap(on: eventLoopGroup.next(), reusingPort: false, toHummingbird).bind(host: host, port: port).get()
-            try await probe.close()
+        guard Self.listenerPerLoop else {
+            return [try await bootstrap(on: nil, toHummingbird).bind(host: host, port: port).get()]
         }
+        if port != 0 { try Self.checkNothingListens(host: host, port: port) }
         var listeners: [any Channel] = []
         do {
             var port = self.port
             for loop in eventLoopGroup.makeIterator() {
-                let listener = try await bootstrap(on: loop, reusingPort: true, toHummingbird).bind(host: host, port: port).get()
+                let listener = try await bootstrap(on: loop, toHummingbird).bind(host: host, port: port).get()
                 port = listener.localAddress?.port ?? port
                 listeners.append(listener)
             }
@@ -103,12 +110,31 @@ struct ConnectionServer<Inner: ServerChildChannel>: Service, CustomStringConvert
         return listeners
     }
 
-    private func bootstrap(on loop: any EventLoop, reusingPort: Bool, _ toHummingbird: @escaping @Sendable (Inner.Value) -> Void) -> ServerBootstrap {
+    /// Sockets that share a port with `SO_REUSEPORT` do not refuse each other, so this binds one
+    /// without it first, which a listener already on the port refuses (another Herald's included).
+    /// It does not listen, so no connection can reach it. Two servers started in the same instant
+    /// could still both pass it.
+    private static func checkNothingListens(host: String, port: Int) throws {
+        #if os(Linux)
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        let probe = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+        guard probe >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        defer { close(probe) }
+        var on: Int32 = 1
+        _ = setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        let bound = address.withSockAddr { pointer, size in Glibc.bind(probe, pointer, socklen_t(size)) }
+        guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind(\(host):\(port))") }
+        #endif
+    }
+
+    /// A listener on `loop` whose connections stay there (`SO_REUSEPORT`), or, with no loop, one
+    /// that hands its connections to every loop in turn.
+    private func bootstrap(on loop: (any EventLoop)?, _ toHummingbird: @escaping @Sendable (Inner.Value) -> Void) -> ServerBootstrap {
         let (connections, logger) = (connections, logger)
-        return ServerBootstrap(group: loop)
+        return ServerBootstrap(group: loop ?? eventLoopGroup)
+            .serverChannelOption(ChannelOptions.socketOption(.init(rawValue: SO_REUSEPORT)), value: loop == nil ? 0 : 1)
             .serverChannelOption(ChannelOptions.backlog, value: numericCast(backlog))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.socketOption(.init(rawValue: SO_REUSEPORT)), value: reusingPort ? 1 : 0)
             // Out of file descriptors, accepting pauses a moment instead of failing in a loop.
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -18,8 +18,9 @@ struct WebSocketEndpoint {
                 herald: herald, channel: context.requestContext.channel, user: context.requestContext.identity,
                 grant: context.requestContext.grant)
             defer { session.close() }
-            // Checked once already, before the upgrade (`shouldUpgrade`); read again here, where
-            // the session exists to subscribe them.
+            // Hummingbird answers an upgrade refused in `shouldUpgrade` with a bare 400: the
+            // streams named in the URL are checked here instead, and one that cannot be
+            // subscribed gets Herald's error frame and a close (1008), not the upgrade's JSON error.
             do {
                 let query = context.request.uri.queryParameters
                 let requestContext = context.requestContext
@@ -30,6 +31,8 @@ struct WebSocketEndpoint {
                 }
             } catch {
                 session.refuse((error as? HeraldError) ?? .internal)
+                try await outbound.close(.policyViolation, reason: "the streams in the URL cannot be subscribed")
+                return
             }
             let limit = herald.configuration.maxRequestBody
             try await withGracefulShutdownHandler {
@@ -56,8 +59,6 @@ struct WebSocketEndpoint {
         if case .session = context.credential {
             try WebSocketHandshake.checkOrigin(request.headers[.origin], host: request.head.authority)
         }
-        _ = try await WebSocketOpening.requested(
-            in: request.uri.queryParameters, user: context.identity, grant: context.grant, herald: herald)
         return .upgrade([:])
     }
 }

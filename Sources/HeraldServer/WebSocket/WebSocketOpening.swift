@@ -5,16 +5,18 @@ import Hummingbird
 /// round trip: `GET /ws?stream=user&stream=channel:lobby&since=17;lobby=5`.
 ///
 /// Guarantees:
-/// - Each `stream` is subscribed right after the 101, in the URL's order, exactly as a `subscribe`
-///   command with a null `id` sent as the first frame would be: its ack, history and live events
-///   follow, in the 101's write when they are ready by then. Commands the client sends meanwhile
-///   run after these subscriptions.
+/// - Each `stream` is subscribed right after the upgrade, in the URL's order, exactly as a
+///   `subscribe` command with a null `id` sent as the first frame would be: its ack, history and
+///   live events follow. On Herald's own frame layer the 101 waits for the first subscription and
+///   leaves in its write. Commands the client sends meanwhile run after these subscriptions.
 /// - `since` is the cursor SSE resumes from (its `Last-Event-ID`): the user stream's seq, then
 ///   `;channel=seq` pairs. A stream it does not name is subscribed without a cursor.
 /// - Everything that can be checked is checked before the upgrade is answered: a bad stream name
 ///   or cursor, more streams than a connection may read, no credentials on the upgrade itself
 ///   (header or cookie; the `auth` command comes too late), or a channel the user may not read
-///   refuses the upgrade with Herald's JSON error instead of a 101.
+///   refuses the upgrade with Herald's JSON error instead of a 101. On Hummingbird's path
+///   (`WebSocketEndpoint`), which answers a refused upgrade with a bare 400, the upgrade is made
+///   and the refusal is an error frame and a close (1008).
 struct WebSocketOpening: Sendable {
     let streams: [StreamName]
     let cursors: StreamCursors
