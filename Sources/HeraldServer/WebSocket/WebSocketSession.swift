@@ -120,6 +120,7 @@ final class WebSocketSession: @unchecked Sendable {
 
     private func subscribe(_ object: [String: Any], text: String, id: String, user: User) async throws {
         let stream = try stream(in: object, for: user)
+        if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user, grant: grant) }
         let cursor: Int64?
         do {
             // Decoded a second time only when there is a cursor to read: a first subscribe has none.
@@ -135,7 +136,8 @@ final class WebSocketSession: @unchecked Sendable {
     }
 
     /// Subscribes the streams named in the upgrade's URL (`WebSocketOpening`), in order, as
-    /// `subscribe` commands whose `id` is null would.
+    /// `subscribe` commands whose `id` is null would. `WebSocketOpening` has checked the user may
+    /// read them.
     func subscribe(_ opening: WebSocketOpening) async {
         guard let user else { return }
         for stream in opening.streams {
@@ -147,8 +149,8 @@ final class WebSocketSession: @unchecked Sendable {
         }
     }
 
+    /// Subscribes a stream the user may read.
     private func subscribe(_ stream: StreamName, from cursor: Int64?, id: String, user: User) async throws {
-        if case .channel(let name) = stream { _ = try await ChannelAccess(store: herald.store).readable(name, by: user, grant: grant) }
         if streams.contains(stream) {
             herald.hub.unsubscribe(subscriber, from: [stream])
         } else {
