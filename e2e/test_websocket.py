@@ -13,10 +13,11 @@ def ws_url(herald):
 
 
 class Client:
-    def __init__(self, herald, token=None):
+    def __init__(self, herald, token=None, query=None):
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        url = ws_url(herald) + (f"?{query}" if query else "")
         # Entered like `with connect(...)`, as the library asks; `close` leaves it.
-        self.ws = connect(ws_url(herald), additional_headers=headers, open_timeout=5, max_size=2 ** 22).__enter__()
+        self.ws = connect(url, additional_headers=headers, open_timeout=5, max_size=2 ** 22).__enter__()
         self.next_id = 0
 
     def send(self, **command):
@@ -213,12 +214,6 @@ def test_without_deflate_none_is_negotiated(herald):
     client.close()
 
 
-def url_client(server, token, query):
-    ws = connect(ws_url(server) + "?" + query, additional_headers={"Authorization": f"Bearer {token}"},
-                 open_timeout=5).__enter__()
-    return ws, lambda: json.loads(ws.recv(timeout=5))
-
-
 @pytest.mark.parametrize("deflate", [False, True], ids=["herald-frames", "hummingbird-deflate"])
 def test_streams_named_in_the_url_are_subscribed_with_no_command(tmp_path, deflate):
     from conftest import Herald
@@ -231,28 +226,28 @@ def test_streams_named_in_the_url_are_subscribed_with_no_command(tmp_path, defla
         server.publish(channel="lobby", name="message", data="two")
 
         # Both streams, resumed from the SSE form of a cursor: user after 1, the lobby after 1.
-        ws, recv = url_client(server, token, "stream=user&stream=channel:lobby&since=1;lobby=1")
-        assert recv() == {"type": "ack", "id": None, "stream": "user", "seq": 2}
-        resent, note = recv(), recv()
+        client = Client(server, token, query="stream=user&stream=channel:lobby&since=1;lobby=1")
+        assert client.recv() == {"type": "ack", "id": None, "stream": "user", "seq": 2}
+        resent, note = client.recv(), client.recv()
         assert (resent["seq"], resent.get("resent")) == (1, True)
         assert (note["stream"], note["seq"], note["data"]) == ("user", 2, {"n": 1})
-        assert recv() == {"type": "ack", "id": None, "stream": "channel:lobby", "seq": 2}
-        two = recv()
+        assert client.recv() == {"type": "ack", "id": None, "stream": "channel:lobby", "seq": 2}
+        two = client.recv()
         assert (two["stream"], two["seq"], two["data"]) == ("channel:lobby", 2, "two")
         # Live events follow, and commands work as on any connection.
         server.publish(channel="lobby", name="message", data="three")
-        live = recv()
+        live = client.recv()
         assert (live["stream"], live["seq"], live["data"]) == ("channel:lobby", 3, "three")
-        ws.send(json.dumps({"id": 9, "type": "ping"}))
-        assert recv() == {"type": "ack", "id": 9, "pong": True}
-        ws.__exit__(None, None, None)
+        client.ws.send(json.dumps({"id": 9, "type": "ping"}))
+        assert client.recv() == {"type": "ack", "id": 9, "pong": True}
+        client.close()
 
         # A channel without a cursor starts live, as a subscribe command without `since` does.
-        ws, recv = url_client(server, token, "stream=channel:lobby")
-        assert recv() == {"type": "ack", "id": None, "stream": "channel:lobby", "seq": 3}
+        client = Client(server, token, query="stream=channel:lobby")
+        assert client.recv() == {"type": "ack", "id": None, "stream": "channel:lobby", "seq": 3}
         server.publish(channel="lobby", name="message", data="four")
-        assert recv()["seq"] == 4
-        ws.__exit__(None, None, None)
+        assert client.recv()["seq"] == 4
+        client.close()
     finally:
         server.stop()
 
@@ -262,12 +257,12 @@ def test_commands_sent_while_the_url_streams_are_subscribed_run_after_them(heral
     # Fifty streams: the 101 leaves with the first one's ack, and the ping is sent as soon as it
     # arrives, while the others are still being subscribed.
     channels = [f"c{n}" for n in range(49)]
-    ws, recv = url_client(herald, token, "&".join(["stream=user"] + [f"stream=channel:{c}" for c in channels]))
-    ws.send(json.dumps({"id": 1, "type": "ping"}))
-    frames = [recv() for _ in range(51)]
+    client = Client(herald, token, query="&".join(["stream=user"] + [f"stream=channel:{c}" for c in channels]))
+    client.ws.send(json.dumps({"id": 1, "type": "ping"}))
+    frames = [client.recv() for _ in range(51)]
     assert [f["stream"] for f in frames[:50]] == ["user"] + [f"channel:{c}" for c in channels]
     assert frames[50] == {"type": "ack", "id": 1, "pong": True}
-    ws.__exit__(None, None, None)
+    client.close()
 
 
 @pytest.mark.parametrize("query,status,code", [
@@ -287,7 +282,7 @@ def test_url_subscriptions_that_cannot_be_made_refuse_the_upgrade(herald, query,
                   headers={"Authorization": f"Bearer {herald.key()}"}, timeout=5)
     name, token = new_user(herald)
     with pytest.raises(InvalidStatus) as refused:
-        url_client(herald, token, query)
+        Client(herald, token, query=query)
     assert refused.value.response.status_code == status
     assert json.loads(refused.value.response.body)["error"]["code"] == code
     # Without credentials on the upgrade (the `auth` command comes too late): 401.
@@ -305,11 +300,11 @@ def test_on_the_deflate_path_a_url_stream_that_cannot_be_subscribed_is_an_error_
     server = Herald(str(tmp_path), HERALD_WS_DEFLATE="1").start()
     try:
         name, token = new_user(server)
-        ws, recv = url_client(server, token, "stream=bogus")
-        error = recv()
+        client = Client(server, token, query="stream=bogus")
+        error = client.recv()
         assert (error["type"], error["id"], error["code"]) == ("error", None, "invalid_stream")
         with pytest.raises(ConnectionClosed) as closed:
-            recv()
+            client.recv()
         assert closed.value.rcvd.code == 1008
     finally:
         server.stop()
