@@ -690,3 +690,34 @@ def test_resuming_twice_keeps_the_channels_of_the_offset(server, peers):
     received = third.notes.drain(1.5)
     assert [(e, args[0], args[1]["seq"]) for e, args in received] == [("news", "while away again", lost)], \
         f"resumed from offset {offset!r} (the replayed event's): the channel {channel} was dropped"
+
+
+def test_sockets_connecting_while_publishes_race_them_get_every_event_once(server, peers):
+    # A socket's channels are held back and subscribed on its session's loop in one step: a
+    # delivery between the two once found a stream the socket did not know yet and dropped it.
+    import threading
+    name, token = new_user(server)
+    channel = f"race-{name}"
+    first = server.publish(channel=channel, name="e", data=-1)["seq"]
+    total, seqs, lock = 150, [first], threading.Lock()
+
+    def publish():
+        for n in range(total):
+            seq = server.publish(channel=channel, name="e", data=n, mode="append")["seq"]
+            with lock:
+                seqs.append(seq)
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    sockets = []
+    while publisher.is_alive() or not sockets:
+        with lock:
+            cursor = seqs[len(sockets) * 7 % len(seqs)]
+        sockets.append((cursor, peers().connect(server, namespaces=["/notifications"], transports=TRANSPORTS["websocket"],
+                                                auth={"token": token, "offset": f"0;{channel}={cursor}"})))
+    publisher.join()
+    for cursor, peer in sockets:
+        received = notification_events(peer, total - (cursor - first), timeout=10)
+        assert [(m["seq"], d) for _, d, m, _ in received] == [
+            (seq, seq - first - 1) for seq in range(cursor + 1, first + total + 1)], cursor
+    assert len(sockets) > 3

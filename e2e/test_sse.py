@@ -259,3 +259,66 @@ def test_a_history_larger_than_the_write_buffer_is_replayed_whole_on_every_trans
         ws.send('{"id": 1, "type": "subscribe", "stream": "user", "since": 0}')
         frames = [json.loads(ws.recv(timeout=10)) for _ in range(len(payloads) + 1)]
         assert [f["data"] for f in frames if f.get("name") == "big"] == payloads
+
+
+def test_readers_opened_from_memory_get_every_event_once_while_publishes_race_them(herald):
+    # Once a token, a channel and its stream are in memory, a reader is opened on the event loop
+    # that read its request, with no task: subscribed, its history read from memory, started. A
+    # publisher racing the connects must still leave every reader each event after its cursor,
+    # once, in order, across the seam between its history and its live events.
+    import threading
+    name, token = new_user(herald)
+    first = herald.publish(channel="race-sse", name="e", data=-1)["seq"]
+    Stream(herald, token, path="/api/events?channel=race-sse").close()  # token, channel, streams held
+    total, seqs, lock = 150, [first], threading.Lock()
+
+    def publish():
+        for n in range(total):
+            seq = herald.publish(channel="race-sse", name="e", data=n, mode="append")["seq"]
+            with lock:
+                seqs.append(seq)
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    readers = []
+    while publisher.is_alive() or not readers:
+        with lock:
+            cursor = seqs[len(readers) * 7 % len(seqs)]
+        readers.append((cursor, Stream(herald, token, path=f"/api/events?channel=race-sse&since=0;race-sse={cursor}")))
+    publisher.join()
+    assert seqs == list(range(first, first + total + 1))
+    for cursor, stream in readers:
+        got = []
+        while not got or got[-1] != total - 1:
+            event = stream.next()
+            assert event.id == f"0;race-sse={cursor + len(got) + 1}", (cursor, event.id, got[-3:])
+            got.append(int(event.data))
+        assert got == list(range(cursor - first, total)), cursor
+        stream.close()
+    assert len(readers) > 10
+
+
+def test_refusals_are_the_same_when_memory_opens_the_reader(herald):
+    # The same checks whether a reader is opened from memory or through the store.
+    herald.add_user("insider")
+    name, token = new_user(herald)
+    response = requests.post(herald.base + "/api/channels", json={"name": "inner", "visibility": "members",
+                                                                  "members": ["insider"]},
+                             headers={"Authorization": f"Bearer {herald.key()}"}, timeout=5)
+    assert response.status_code == 201, response.text
+    herald.publish(channel="inner", name="e", data=1)
+    last = herald.publish(channel="open-room", name="e", data=1)["seq"]
+    Stream(herald, herald.token("insider"), path="/api/events?channel=inner").close()
+    Stream(herald, token, path="/api/events?channel=open-room").close()
+    auth = {"Authorization": f"Bearer {token}"}
+    for query, status, code in [
+        ("?channel=inner", 403, "forbidden"),
+        ("?channel=open-room&channel=inner", 403, "forbidden"),
+        (f"?channel=open-room&since=0;open-room={last + 1}", 400, "cursor_ahead"),
+        ("?channel=open-room&since=0;open-room=x", 400, "invalid_cursor"),
+        ("?" + "&".join(f"channel=c{n}" for n in range(100)), 400, "too_many_streams"),
+    ]:
+        for _ in range(2):  # the second time, everything the first one looked up is in memory
+            response = requests.get(herald.base + "/api/events" + query, headers=auth, timeout=5)
+            assert response.status_code == status, (query, response.text)
+            assert response.json()["error"]["code"] == code

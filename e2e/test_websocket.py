@@ -308,3 +308,39 @@ def test_on_the_deflate_path_a_url_stream_that_cannot_be_subscribed_is_an_error_
         assert closed.value.rcvd.code == 1008
     finally:
         server.stop()
+
+
+def test_url_readers_opened_from_memory_get_every_event_once_while_publishes_race_them(herald):
+    # As SSE's: a reader whose token, channel and stream are in memory is upgraded and subscribed
+    # on the event loop, with no task, while a publisher races the connects.
+    import threading
+    name, token = new_user(herald)
+    first = herald.publish(channel="race-ws", name="e", data=-1)["seq"]
+    Client(herald, token, query="stream=channel:race-ws").close()
+    total, seqs, lock = 150, [first], threading.Lock()
+
+    def publish():
+        for n in range(total):
+            seq = herald.publish(channel="race-ws", name="e", data=n, mode="append")["seq"]
+            with lock:
+                seqs.append(seq)
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    readers = []
+    while publisher.is_alive() or not readers:
+        with lock:
+            cursor = seqs[len(readers) * 7 % len(seqs)]
+        readers.append((cursor, Client(herald, token, query=f"stream=channel:race-ws&since=0;race-ws={cursor}")))
+    publisher.join()
+    for cursor, client in readers:
+        ack = client.recv()
+        assert (ack["type"], ack["stream"]) == ("ack", "channel:race-ws")
+        got = []
+        while not got or got[-1] != total - 1:
+            event = client.recv()
+            assert (event["type"], event["seq"]) == ("event", cursor + len(got) + 1), (cursor, event, got[-3:])
+            got.append(event["data"])
+        assert got == list(range(cursor - first, total)), cursor
+        client.close()
+    assert len(readers) > 10

@@ -202,11 +202,7 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         Task(executorPreference: executor) {
             let response = await writes.respond(to: request, body: collected, channel: channel)
             // The task ends on the loop unless its last await came back elsewhere.
-            if loop.inEventLoop {
-                bound.value.handler.answered(response, context: bound.value.context)
-            } else {
-                loop.execute { bound.value.handler.answered(response, context: bound.value.context) }
-            }
+            loop.executeInline { bound.value.handler.answered(response, context: bound.value.context) }
         }
     }
 

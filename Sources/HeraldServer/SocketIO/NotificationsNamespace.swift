@@ -33,10 +33,9 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
             streams.append(try await refusing { try await access.readable(name, by: user, grant: grant).stream })
         }
         let subscriber = SocketIOSubscriber(session: socket.session, user: user.stream, metrics: herald.metrics)
-        subscriber.prepare(streams)
-        herald.hub.subscribe(subscriber, to: streams)
+        await subscriber.subscribe(streams, in: herald.hub)
         socket.userData = Connection(user: user, subscriber: subscriber, grant: grant)
-        let history: (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
+        let history: StreamHistory.Read
         do {
             history = try await refusing { try await herald.history.read(streams, after: requested) }
         } catch {
@@ -87,8 +86,7 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
                 requested.set(seq, for: channel.stream)
             }
             let subscriber = connection.subscriber
-            subscriber.prepare([channel.stream])
-            herald.hub.subscribe(subscriber, to: [channel.stream])
+            await subscriber.subscribe([channel.stream], in: herald.hub)
             do {
                 let history = try await herald.history.read([channel.stream], after: requested)
                 subscriber.start(history.replays, from: history.cursors, requested: requested)

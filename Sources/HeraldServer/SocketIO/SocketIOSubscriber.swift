@@ -53,11 +53,14 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    /// Holds the streams' live events back until `start`; call before subscribing them in the hub.
-    func prepare(_ streams: [StreamName]) {
-        eventLoop.execute { [self] in
+    /// Subscribes the streams in `hub`, their live events held back until `start`. Both on the
+    /// loop, the hold first: a delivery the loop ran between the two would find a stream it does
+    /// not know yet and skip its event.
+    func subscribe(_ streams: [StreamName], in hub: StreamHub) async {
+        try? await eventLoop.submit { [self] in
             for stream in streams { gate.hold(stream) }
-        }
+            hub.subscribe(self, to: streams)
+        }.get()
     }
 
     /// Writes each stream's history after its cursor, then what arrived meanwhile, and goes live.

@@ -63,9 +63,13 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         eventLoop.execute { [self] in awaitingPong = false }
     }
 
-    /// Marks `stream` as replaying; call before subscribing it in the hub.
-    func prepare(_ stream: StreamName) {
-        eventLoop.execute { [self] in gate.hold(stream) }
+    /// Subscribes `stream` in `hub`, its live events held back until `start`. On the loop, so
+    /// that no delivery runs between the hold and the subscription: it would find a stream it does
+    /// not know yet and skip its event.
+    func subscribe(_ stream: StreamName, in hub: StreamHub) {
+        eventLoop.preconditionInEventLoop()
+        gate.hold(stream)
+        hub.subscribe(self, to: [stream])
     }
 
     /// Acknowledges the subscription, writes the history after `start`, then what arrived
