@@ -66,11 +66,6 @@ public final class CachingStore: HeraldStore {
         tokenUsers.known(accessTokenDigest)
     }
 
-    /// A channel already looked up, without asking the store.
-    public func knownChannel(named name: String) -> Channel? {
-        channels.known(name)
-    }
-
     public func replay(_ stream: StreamName, after seq: Int64) async throws -> StreamReplay {
         if let held = recent?.replay(stream, after: seq) { return held }
         guard let snapshot = try await primed(stream) else { return try await base.replay(stream, after: seq) }

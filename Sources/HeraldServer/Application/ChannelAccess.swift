@@ -27,13 +27,6 @@ struct ChannelAccess: Sendable {
         return channel
     }
 
-    /// Whether every signed-in user may read `name`, when memory knows without asking the store: a
-    /// public channel already looked up. False says nothing: ask `readable`.
-    func isKnownPublic(_ name: String) -> Bool {
-        guard let cache = store as? CachingStore, Channel.problem(withName: name) == nil else { return false }
-        return cache.knownChannel(named: name)?.visibility == .public
-    }
-
     /// The channel `name` if `user` may post to it (whoever may read it), made if it was new.
     func postable(_ name: String, by user: User) async throws -> Channel {
         let channel = try await readable(name, by: user)

@@ -9,8 +9,6 @@ import SocketIO
 public struct Herald: Sendable {
     public let configuration: HeraldConfiguration
     public let store: any HeraldStore
-    /// `store` itself, asked directly for what it answers from memory without waiting.
-    let cache: CachingStore
     public let hub: StreamHub
     /// Every metric of this node, served at `GET /metrics`.
     public let metrics: HeraldMetrics
@@ -48,7 +46,6 @@ public struct Herald: Sendable {
         let recent = alone ? RecentEvents(retention: configuration.retention) : nil
         let store = CachingStore(store, recent: recent)
         self.store = store
-        self.cache = store
         let metrics = HeraldMetrics(clustered: busTransport != nil)
         self.metrics = metrics
         let hub = StreamHub(
@@ -88,5 +85,5 @@ public struct Herald: Sendable {
     var authenticator: Authenticator { Authenticator(store: store, jwt: jwt) }
 
     /// Where each stream of a new reader starts, shared by every transport.
-    var history: StreamHistory { StreamHistory(store: store, sequencer: sequencer, recent: cache.recent) }
+    var history: StreamHistory { StreamHistory(store: store, sequencer: sequencer) }
 }

@@ -1,12 +1,35 @@
 import HeraldCore
 import NIOCore
+import Synchronization
 
 /// The per-stream bookkeeping of a subscriber whose streams come and go (`/ws`, Socket.IO): each
 /// stream's cursor, and its live events held back while its history is written. What makes the
 /// seam between history and live have neither a gap nor a duplicate, for both.
 ///
-/// A value type, kept by its subscriber and touched only on the subscriber's event loop.
+/// A value type, kept by its subscriber and touched only on the subscriber's event loop, but for
+/// its `Announced` streams.
 struct StreamGate {
+    /// The streams a subscriber is about to hold, announced from any thread before it subscribes
+    /// them in the hub. The hub may hand the loop a stream's events before the stream's `hold`
+    /// gets there (a turn of the loop's writer queued earlier): those events are held, not
+    /// skipped as a stream the subscriber does not read would be. Kept apart from the gate, which
+    /// only the loop touches.
+    final class Announced: Sendable {
+        private let streams = Mutex<Set<StreamName>>([])
+
+        func add(_ stream: StreamName) {
+            streams.withLock { _ = $0.insert(stream) }
+        }
+
+        fileprivate func remove(_ stream: StreamName) {
+            streams.withLock { _ = $0.remove(stream) }
+        }
+
+        fileprivate func contains(_ stream: StreamName) -> Bool {
+            streams.withLock { $0.contains(stream) }
+        }
+    }
+
     enum Arrival {
         /// Past the stream's cursor: write it (then `advance`).
         case write
@@ -20,17 +43,27 @@ struct StreamGate {
 
     private(set) var cursors = StreamCursors()
     private var pending: [StreamName: [(StreamEvent, ByteBuffer)]] = [:]
+    /// Announced streams whose events came before their `hold`, and are held already.
+    private var heldEarly: Set<StreamName> = []
 
-    /// Holds `stream`'s live events back until `open`; call before subscribing it in the hub.
-    mutating func hold(_ stream: StreamName) {
+    /// Holds `stream`'s live events back until `open`. Announce it (`Announced.add`) before
+    /// subscribing it in the hub, and hold it after, on the loop.
+    mutating func hold(_ stream: StreamName, announced: Announced) {
+        announced.remove(stream)
+        if heldEarly.remove(stream) != nil { return }
         pending[stream] = []
         cursors.remove(stream)
     }
 
-    mutating func arrive(_ event: StreamEvent, frame: ByteBuffer) -> Arrival {
+    mutating func arrive(_ event: StreamEvent, frame: ByteBuffer, announced: Announced) -> Arrival {
         if pending[event.stream] != nil {
             if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return .overflow }
             pending[event.stream]!.append((event, frame))
+            return .held
+        }
+        if cursors.seq(of: event.stream) == nil, announced.contains(event.stream) {
+            pending[event.stream] = [(event, frame)]
+            heldEarly.insert(event.stream)
             return .held
         }
         return isNew(event) ? .write : .skip

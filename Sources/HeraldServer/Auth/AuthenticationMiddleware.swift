@@ -60,18 +60,6 @@ struct Authenticator: Sendable {
         }
         return (nil, nil)
     }
-
-    /// `identify`'s answer when memory has it, without waiting: nobody for a request without
-    /// credentials, the user of a personal access token already looked up. Nil: ask `identify`.
-    func identifiedWithoutWaiting(authorization: String?, sessionCookie: String?)
-        -> (user: User?, credential: HeraldRequestContext.Credential?)?
-    {
-        guard let authorization else { return sessionCookie?.isEmpty ?? true ? (nil, nil) : nil }
-        guard let cache = store as? CachingStore, let digest = Self.accessTokenDigest(authorization),
-            let user = cache.knownUser(accessTokenDigest: digest)
-        else { return nil }
-        return (user, .accessToken)
-    }
 }
 
 extension Authenticator {

@@ -202,7 +202,11 @@ final class APIFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         Task(executorPreference: executor) {
             let response = await writes.respond(to: request, body: collected, channel: channel)
             // The task ends on the loop unless its last await came back elsewhere.
-            loop.executeInline { bound.value.handler.answered(response, context: bound.value.context) }
+            if loop.inEventLoop {
+                bound.value.handler.answered(response, context: bound.value.context)
+            } else {
+                loop.execute { bound.value.handler.answered(response, context: bound.value.context) }
+            }
         }
     }
 

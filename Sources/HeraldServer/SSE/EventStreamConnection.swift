@@ -12,42 +12,25 @@ import NIOHTTP1
 /// as an HTTP/1.1 chunk (an HTTP/1.0 client gets a body that runs until the close instead).
 extension EventStreams {
     func serve(_ head: HTTPRequestHead, on channel: any NIOCore.Channel) {
-        let query = URI(head.uri).queryParameters
-        // EventSource cannot set headers: the token may come as ?token= instead.
-        let authorization = head.headers.first(name: "authorization") ?? query["token"].map { "Bearer \($0)" }
-        let sessionCookie = head.headers.cookie(SessionCookie.name)
-        let cursor = Self.requestedCursor(lastEventID: head.headers.first(name: "last-event-id"), query: query)
-        let channels = query.getAll("channel").map { String($0) }
-        let chunked = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
-        let start: @Sendable (Result<Opened, any Error>) -> Void = { opened in
-            channel.eventLoop.executeInline {
-                switch opened {
-                case .success(let opened):
-                    channel.write(Self.streamHead(chunked: chunked), promise: nil)
-                    opened.subscriber.start(with: opened.replays, from: opened.cursors)
-                case .failure(let error):
-                    RequestHeadHandler.refuse(channel, with: error)
-                }
-            }
-        }
-        // A reader whose token and channels memory knows is opened here, on the loop: no task.
-        if let user = herald.authenticator.identifiedWithoutWaiting(authorization: authorization, sessionCookie: sessionCookie)?.user {
-            do {
-                if let streams = try knownStreams(for: user, channels: channels) {
-                    return open(streams, cursor: cursor, on: channel, framing: .raw(chunked: chunked), then: start)
-                }
-            } catch {
-                return RequestHeadHandler.refuse(channel, with: error)
-            }
-        }
         Task {
             do {
-                let (user, credential) = try await herald.authenticator.identify(authorization: authorization, sessionCookie: sessionCookie)
+                let query = URI(head.uri).queryParameters
+                // EventSource cannot set headers: the token may come as ?token= instead.
+                let authorization = head.headers.first(name: "authorization") ?? query["token"].map { "Bearer \($0)" }
+                let (user, credential) = try await herald.authenticator.identify(
+                    authorization: authorization, sessionCookie: head.headers.cookie(SessionCookie.name))
                 guard let user else { throw HeraldError.unauthorized() }
                 var grant: ConnectionGrant?
                 if case .connectionToken(let granted) = credential { grant = granted }
-                let streams = try await streams(for: user, grant: grant, channels: channels)
-                open(streams, grant: grant, cursor: cursor, on: channel, framing: .raw(chunked: chunked), then: start)
+                let cursor = Self.requestedCursor(lastEventID: head.headers.first(name: "last-event-id"), query: query)
+                let chunked = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
+                let opened = try await open(
+                    for: user, grant: grant, channels: query.getAll("channel").map { String($0) }, cursor: cursor,
+                    on: channel, framing: .raw(chunked: chunked))
+                channel.eventLoop.execute {
+                    channel.writeAndFlush(Self.streamHead(chunked: chunked), promise: nil)
+                    opened.subscriber.start(with: opened.replays, from: opened.cursors)
+                }
             } catch {
                 RequestHeadHandler.refuse(channel, with: error)
             }

@@ -25,45 +25,20 @@ struct EventStreams: Sendable {
         let cursors: StreamCursors
     }
 
-    /// The streams a reader of `channels` gets: the user's, then each channel once, each checked
-    /// readable by the user.
-    func streams(for user: User, grant: ConnectionGrant?, channels: [String]) async throws -> [StreamName] {
+    /// Checks the request, subscribes the connection, then reads the history: whatever is
+    /// published in between is held by the subscriber and written after the history, minus what
+    /// the history already had.
+    func open(
+        for user: User, grant: ConnectionGrant? = nil, channels: [String], cursor: String?, on channel: any NIOCore.Channel,
+        framing: SSESubscriber.Framing
+    ) async throws -> Opened {
         let access = ChannelAccess(store: herald.store)
         var streams = [user.stream]
         try herald.limits.checkStreams(1 + Set(channels).count)
         for name in channels where !streams.contains(.channel(name)) {
             streams.append(try await access.readable(name, by: user, grant: grant).stream)
         }
-        return streams
-    }
-
-    /// `streams(for:grant:channels:)` when memory knows without waiting that the user may read
-    /// every channel (they are public); nil: ask it.
-    func knownStreams(for user: User, channels: [String]) throws -> [StreamName]? {
-        let access = ChannelAccess(store: herald.store)
-        var streams = [user.stream]
-        try herald.limits.checkStreams(1 + Set(channels).count)
-        for name in channels where !streams.contains(.channel(name)) {
-            guard access.isKnownPublic(name) else { return nil }
-            streams.append(.channel(name))
-        }
-        return streams
-    }
-
-    /// Subscribes the connection to `streams` (checked readable), then reads their history:
-    /// whatever is published in between is held by the subscriber and written after the history,
-    /// minus what the history already had. `done` gets the stream ready to start: at once, on the
-    /// caller's thread, when memory holds every stream's history (`StreamHistory`).
-    func open(
-        _ streams: [StreamName], grant: ConnectionGrant? = nil, cursor: String?, on channel: any NIOCore.Channel,
-        framing: SSESubscriber.Framing, then done: @escaping @Sendable (Result<Opened, any Error>) -> Void
-    ) {
-        let requested: StreamCursors
-        do {
-            requested = try Self.cursors(cursor)
-        } catch {
-            return done(.failure(error))
-        }
+        let requested = try Self.cursors(cursor)
         let subscriber = SSESubscriber(channel: channel, streams: streams, framing: framing, metrics: herald.metrics)
         let (hub, metrics) = (herald.hub, herald.metrics)
         hub.subscribe(subscriber, to: streams)
@@ -75,14 +50,12 @@ struct EventStreams: Sendable {
         }
         // A connection token's stream ends when the token expires; reconnecting needs a fresh one.
         if let grant { Self.cut(channel, at: grant.expiresAt) }
-        herald.history.read(streams, after: requested) { read in
-            switch read {
-            case .success(let read):
-                done(.success(Opened(subscriber: subscriber, replays: read.replays, cursors: read.cursors)))
-            case .failure(let error):
-                hub.unsubscribeAll(subscriber)
-                done(.failure(error))
-            }
+        do {
+            let (replays, cursors) = try await herald.history.read(streams, after: requested)
+            return Opened(subscriber: subscriber, replays: replays, cursors: cursors)
+        } catch {
+            hub.unsubscribeAll(subscriber)
+            throw error
         }
     }
 
@@ -91,10 +64,10 @@ struct EventStreams: Sendable {
             let user = try context.requireUser()
             let query = request.uri.queryParameters
             let cursor = Self.requestedCursor(lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!], query: query)
-            let streams = try await streams(for: user, grant: context.grant, channels: query.getAll("channel").map { String($0) })
-            let opened = try await withCheckedThrowingContinuation { opening in
-                open(streams, grant: context.grant, cursor: cursor, on: context.channel, framing: .responseBody) { opening.resume(with: $0) }
-            }
+            let opened = try await open(
+                for: user, grant: context.grant, channels: query.getAll("channel").map { String($0) }, cursor: cursor,
+                on: context.channel,
+                framing: .responseBody)
             let subscriber = opened.subscriber
             return Response(
                 status: .ok,

@@ -74,8 +74,7 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
         flush()
     }
 
-    /// Writes the history, then the live events that arrived meanwhile, and goes live; flushes
-    /// whatever the connection had written before too.
+    /// Writes the history, then the live events that arrived meanwhile, and goes live.
     /// `replays` pairs each stream with what the store holds after `cursors`, where each stream starts.
     func start(with replays: [(StreamName, StreamReplay)], from cursors: StreamCursors) {
         eventLoop.execute { [self] in
@@ -99,8 +98,6 @@ final class SSESubscriber: StreamSubscriber, @unchecked Sendable {
             let held = pending ?? []
             pending = nil
             for (event, frame) in held { write(event, frame: frame, replaying: true) }
-            // The stream's head, written just before, leaves with this flush.
-            unflushed = true
             flush()
         }
     }

@@ -33,9 +33,10 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
             streams.append(try await refusing { try await access.readable(name, by: user, grant: grant).stream })
         }
         let subscriber = SocketIOSubscriber(session: socket.session, user: user.stream, metrics: herald.metrics)
-        await subscriber.subscribe(streams, in: herald.hub)
+        subscriber.prepare(streams)
+        herald.hub.subscribe(subscriber, to: streams)
         socket.userData = Connection(user: user, subscriber: subscriber, grant: grant)
-        let history: StreamHistory.Read
+        let history: (replays: [(StreamName, StreamReplay)], cursors: StreamCursors)
         do {
             history = try await refusing { try await herald.history.read(streams, after: requested) }
         } catch {
@@ -86,7 +87,8 @@ struct NotificationsNamespace: SocketIONamespaceHandler {
                 requested.set(seq, for: channel.stream)
             }
             let subscriber = connection.subscriber
-            await subscriber.subscribe([channel.stream], in: herald.hub)
+            subscriber.prepare([channel.stream])
+            herald.hub.subscribe(subscriber, to: [channel.stream])
             do {
                 let history = try await herald.history.read([channel.stream], after: requested)
                 subscriber.start(history.replays, from: history.cursors, requested: requested)

@@ -14,6 +14,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
     /// The user's stream first, then channels in the order joined: the order of the offset.
     private var streams: [StreamName]
     private var gate = StreamGate()
+    private let announced = StreamGate.Announced()
     private var unflushed = false
     private var closing = false
 
@@ -29,7 +30,7 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
         if closing { return }
-        switch gate.arrive(event, frame: frame) {
+        switch gate.arrive(event, frame: frame, announced: announced) {
         case .write: write(event, frame: frame)
         case .overflow: overflow()
         case .held, .skip: break
@@ -53,14 +54,12 @@ final class SocketIOSubscriber: StreamSubscriber, @unchecked Sendable {
         }
     }
 
-    /// Subscribes the streams in `hub`, their live events held back until `start`. Both on the
-    /// loop, the hold first: a delivery the loop ran between the two would find a stream it does
-    /// not know yet and skip its event.
-    func subscribe(_ streams: [StreamName], in hub: StreamHub) async {
-        try? await eventLoop.submit { [self] in
-            for stream in streams { gate.hold(stream) }
-            hub.subscribe(self, to: streams)
-        }.get()
+    /// Holds the streams' live events back until `start`; call before subscribing them in the hub.
+    func prepare(_ streams: [StreamName]) {
+        for stream in streams { announced.add(stream) }
+        eventLoop.execute { [self] in
+            for stream in streams { gate.hold(stream, announced: announced) }
+        }
     }
 
     /// Writes each stream's history after its cursor, then what arrived meanwhile, and goes live.

@@ -24,17 +24,14 @@ final class WebSocketConnectionHandler: WebSocketMessageReceiver, @unchecked Sen
     }
 
     /// Subscribes the URL's streams, then flushes (the 101 waited for them) and runs the commands
-    /// that came meanwhile: all at once, on the loop, when memory holds the streams' histories.
-    func open(_ opening: WebSocketOpening) {
-        session.subscribe(opening) { [self] in
-            // Queued, even on the loop: the subscriptions' acks and histories are queued there
-            // too, and the 101 leaves in one write with them.
-            channel.eventLoop.execute { [self] in
-                channel.flush()
-                let waiting = held ?? []
-                held = nil
-                for message in waiting { received(message) }
-            }
+    /// that came meanwhile.
+    func open(_ opening: WebSocketOpening) async {
+        await session.subscribe(opening)
+        channel.eventLoop.execute { [self] in
+            channel.flush()
+            let waiting = held ?? []
+            held = nil
+            for message in waiting { received(message) }
         }
     }
 

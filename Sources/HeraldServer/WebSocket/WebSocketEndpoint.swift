@@ -27,7 +27,7 @@ struct WebSocketEndpoint {
                 if let opening = try await WebSocketOpening.requested(
                     in: query, user: requestContext.identity, grant: requestContext.grant, herald: herald)
                 {
-                    await withCheckedContinuation { subscribed in session.subscribe(opening) { subscribed.resume() } }
+                    await session.subscribe(opening)
                 }
             } catch {
                 session.refuse((error as? HeraldError) ?? .internal)

@@ -23,14 +23,6 @@ struct WebSocketOpening: Sendable {
 
     /// Nil when the URL names no stream.
     static func requested(in query: Parameters, user: User?, grant: ConnectionGrant?, herald: Herald) async throws -> WebSocketOpening? {
-        guard let opening = try named(in: query, user: user, herald: herald) else { return nil }
-        let access = ChannelAccess(store: herald.store)
-        for case .channel(let name) in opening.streams { _ = try await access.readable(name, by: user!, grant: grant) }
-        return opening
-    }
-
-    /// What the URL names, checked but for the user's access to its channels. Nil when it names no stream.
-    static func named(in query: Parameters, user: User?, herald: Herald) throws -> WebSocketOpening? {
         let labels = query.getAll("stream")
         guard !labels.isEmpty else {
             guard query["since"] == nil else {
@@ -48,16 +40,8 @@ struct WebSocketOpening: Sendable {
         }
         try herald.limits.checkStreams(streams.count)
         let cursors = try EventStreams.cursors(query["since"].map { String($0) })
-        return WebSocketOpening(streams: streams, cursors: cursors)
-    }
-
-    /// Whether memory knows without waiting that the user may read every channel named (they are
-    /// public). False: ask `requested`.
-    func isKnownReadable(herald: Herald) -> Bool {
         let access = ChannelAccess(store: herald.store)
-        return streams.allSatisfy { stream in
-            guard case .channel(let name) = stream else { return true }
-            return access.isKnownPublic(name)
-        }
+        for case .channel(let name) in streams { _ = try await access.readable(name, by: user, grant: grant) }
+        return WebSocketOpening(streams: streams, cursors: cursors)
     }
 }

@@ -11,8 +11,7 @@ import NIOCore
 final class WebSocketSession: @unchecked Sendable {
     private let herald: Herald
     private let subscriber: WebSocketSubscriber
-    /// The session's state is touched one command at a time: by the command's task, or on the
-    /// connection's loop while a subscription is made (the command waits for it).
+    /// Touched only by the connection's handler task, one command at a time.
     private var user: User?
     /// Set when a connection token (JWT) authenticated: what it may read, until when.
     private var grant: ConnectionGrant?
@@ -137,65 +136,46 @@ final class WebSocketSession: @unchecked Sendable {
     }
 
     /// Subscribes the streams named in the upgrade's URL (`WebSocketOpening`), in order, as
-    /// `subscribe` commands whose `id` is null would, then calls `done`: at once when memory holds
-    /// every stream's history (`StreamHistory`). `WebSocketOpening` has checked the user may read them.
-    func subscribe(_ opening: WebSocketOpening, from index: Int = 0, then done: @escaping @Sendable () -> Void) {
-        guard let user, index < opening.streams.count else { return done() }
-        let stream = opening.streams[index]
-        subscribe(stream, from: opening.cursors.seq(of: stream), id: "null", user: user) { [self] error in
-            if let error { subscriber.send(WebSocketFrames.error("null", (error as? HeraldError) ?? .internal)) }
-            subscribe(opening, from: index + 1, then: done)
+    /// `subscribe` commands whose `id` is null would. `WebSocketOpening` has checked the user may
+    /// read them.
+    func subscribe(_ opening: WebSocketOpening) async {
+        guard let user else { return }
+        for stream in opening.streams {
+            do {
+                try await subscribe(stream, from: opening.cursors.seq(of: stream), id: "null", user: user)
+            } catch {
+                subscriber.send(WebSocketFrames.error("null", (error as? HeraldError) ?? .internal))
+            }
         }
     }
 
     /// Subscribes a stream the user may read.
     private func subscribe(_ stream: StreamName, from cursor: Int64?, id: String, user: User) async throws {
-        try await withCheckedThrowingContinuation { (subscribed: CheckedContinuation<Void, any Error>) in
-            subscribe(stream, from: cursor, id: id, user: user) { error in
-                if let error { subscribed.resume(throwing: error) } else { subscribed.resume() }
-            }
-        }
-    }
-
-    /// Subscribes a stream the user may read, on the connection's loop, then calls `done` with
-    /// what refused it, if anything.
-    private func subscribe(
-        _ stream: StreamName, from cursor: Int64?, id: String, user: User, then done: @escaping @Sendable ((any Error)?) -> Void
-    ) {
-        guard channel.eventLoop.inEventLoop else {
-            return channel.eventLoop.execute { [self] in subscribe(stream, from: cursor, id: id, user: user, then: done) }
-        }
         if streams.contains(stream) {
             herald.hub.unsubscribe(subscriber, from: [stream])
         } else {
-            do {
-                try herald.limits.checkStreams(streams.count + 1)
-            } catch {
-                return done(error)
-            }
+            try herald.limits.checkStreams(streams.count + 1)
         }
-        subscriber.subscribe(stream, in: herald.hub)
+        subscriber.prepare(stream)
+        herald.hub.subscribe(subscriber, to: [stream])
         // A connection that closed before this subscription was made is not kept by the hub:
         // `close` has run (it let go of every stream it knew of), or will once it sees the close.
         if !channel.isActive { herald.hub.unsubscribeAll(subscriber) }
         streams.insert(stream)
-        var requested = StreamCursors()
-        if let cursor { requested.set(cursor, for: stream) }
-        herald.history.read([stream], after: requested) { [self] read in
-            switch read {
-            case .success(let history):
-                let replay = history.replays[0].1
-                let start = history.cursors.seq(of: stream) ?? 0
-                let ack = WebSocketFrames.ack(
-                    id, ["stream": JSONResponse.quoted(WebSocketFrames.label(stream)), "seq": String(replay.lastSeq)])
-                subscriber.start(stream, from: start, requested: cursor, replay: replay, ack: ack)
-                done(nil)
-            case .failure(let error):
-                herald.hub.unsubscribe(subscriber, from: [stream])
-                streams.remove(stream)
-                subscriber.stop(stream)
-                done(error)
-            }
+        do {
+            var requested = StreamCursors()
+            if let cursor { requested.set(cursor, for: stream) }
+            let history = try await herald.history.read([stream], after: requested)
+            let replay = history.replays[0].1
+            let start = history.cursors.seq(of: stream) ?? 0
+            let ack = WebSocketFrames.ack(
+                id, ["stream": JSONResponse.quoted(WebSocketFrames.label(stream)), "seq": String(replay.lastSeq)])
+            subscriber.start(stream, from: start, requested: cursor, replay: replay, ack: ack)
+        } catch {
+            herald.hub.unsubscribe(subscriber, from: [stream])
+            streams.remove(stream)
+            subscriber.stop(stream)
+            throw error
         }
     }
 

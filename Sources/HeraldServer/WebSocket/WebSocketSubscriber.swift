@@ -16,6 +16,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
     var encoding: EventEncoding { pings ? WebSocketFrames.framedEvent : WebSocketFrames.event }
     private var framed: FramedWriter?
     private var gate = StreamGate()
+    private let announced = StreamGate.Announced()
     private var unflushed = false
     /// Set once a close frame is queued: nothing more is written.
     private var closing = false
@@ -39,7 +40,7 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
 
     func deliver(_ event: StreamEvent, frame: ByteBuffer) {
         if closing { return }
-        switch gate.arrive(event, frame: frame) {
+        switch gate.arrive(event, frame: frame, announced: announced) {
         case .write: write(event, frame: frame)
         case .overflow: overflow()
         case .held, .skip: break
@@ -63,13 +64,10 @@ final class WebSocketSubscriber: StreamSubscriber, @unchecked Sendable {
         eventLoop.execute { [self] in awaitingPong = false }
     }
 
-    /// Subscribes `stream` in `hub`, its live events held back until `start`. On the loop, so
-    /// that no delivery runs between the hold and the subscription: it would find a stream it does
-    /// not know yet and skip its event.
-    func subscribe(_ stream: StreamName, in hub: StreamHub) {
-        eventLoop.preconditionInEventLoop()
-        gate.hold(stream)
-        hub.subscribe(self, to: [stream])
+    /// Marks `stream` as replaying; call before subscribing it in the hub.
+    func prepare(_ stream: StreamName) {
+        announced.add(stream)
+        eventLoop.execute { [self] in gate.hold(stream, announced: announced) }
     }
 
     /// Acknowledges the subscription, writes the history after `start`, then what arrived
