@@ -18,18 +18,26 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
     private let timeout: TimeAmount
     private var headIsIn = false
     private var headEnd = RequestHeadParser.HeadEnd()
+    /// Held while this handler is in the pipeline. Strongly: a weak reference to the channel
+    /// would give it a side table, and every retain and release of the channel, for as long as
+    /// the connection lives (each write among them), would take the runtime's slow path.
+    private var channel: (any Channel)?
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        _ = try? context.eventLoop.scheduleCallback(
-            in: timeout, handler: HeadDeadline(watcher: self, channel: context.channel))
+        channel = context.channel
+        _ = try? context.eventLoop.scheduleCallback(in: timeout, handler: HeadDeadline(watcher: self))
     }
 
-    fileprivate func deadlineCame(for channel: any Channel) {
-        if !headIsIn { channel.close(promise: nil) }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        channel = nil
+    }
+
+    fileprivate func deadlineCame() {
+        if !headIsIn { channel?.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,15 +63,14 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
     }
 }
 
-/// What the loop calls back when a connection's time for its first head is up.
-/// Weak, so that a connection that ended early is not kept until its deadline.
+/// What the loop calls back when a connection's time for its first head is up. Weak, so that a
+/// connection that ended early, or read its head, is not kept until its deadline: the watcher
+/// leaves the pipeline then, and lets go of the channel.
 private struct HeadDeadline: NIOScheduledCallbackHandler, @unchecked Sendable {
-    /// Both are touched only on the connection's event loop, which runs the callback.
+    /// Touched only on the connection's event loop, which runs the callback.
     weak var watcher: FirstRequestDeadline?
-    weak var channel: (any Channel)?
 
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        guard let watcher, let channel else { return }
-        watcher.deadlineCame(for: channel)
+        watcher?.deadlineCame()
     }
 }
