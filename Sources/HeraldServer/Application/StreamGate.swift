@@ -22,7 +22,11 @@ struct StreamGate {
         }
 
         fileprivate func remove(_ stream: StreamName) {
-            streams.withLock { _ = $0.remove(stream) }
+            streams.withLock { streams in
+                streams.remove(stream)
+                // An empty set keeps its storage; a connection past its subscriptions need not.
+                if streams.isEmpty { streams = [] }
+            }
         }
 
         fileprivate func contains(_ stream: StreamName) -> Bool {
