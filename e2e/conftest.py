@@ -115,6 +115,41 @@ class Herald:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def add_members_channel(self, name, members):
+        """A members-only channel, made new through the API with the server key."""
+        response = requests.post(self.base + "/api/channels",
+                                 json={"name": name, "visibility": "members", "members": list(members)},
+                                 headers={"Authorization": f"Bearer {self.key()}"}, timeout=10)
+        assert response.status_code == 201, response.text
+
+    def connect_while_publishing(self, channel, connect, total=150):
+        """Publishes `total` events (data 0, 1, …) to a new `channel` from a thread while readers
+        connect one after another through `connect(cursor)`, each from a seq already published
+        (the first, data -1, is published before), then one last event (data "end") once all are
+        connected: the next thing each reader gets after the events past its cursor.
+        Returns (the first seq, the last seq, [(cursor, reader)])."""
+        import threading
+        first = self.publish(channel=channel, name="e", data=-1)["seq"]
+        seqs, lock = [first], threading.Lock()
+
+        def publish():
+            for n in range(total):
+                seq = self.publish(channel=channel, name="e", data=n, mode="append")["seq"]
+                with lock:
+                    seqs.append(seq)
+
+        publisher = threading.Thread(target=publish)
+        publisher.start()
+        readers = []
+        while publisher.is_alive() or not readers:
+            with lock:
+                cursor = seqs[len(readers) * 7 % len(seqs)]
+            readers.append((cursor, connect(cursor)))
+        publisher.join()
+        assert seqs == list(range(first, first + total + 1))
+        end = self.publish(channel=channel, name="end", data="end")["seq"]
+        return first, end, readers
+
     def rss_kb(self):
         with open(f"/proc/{self.process.pid}/status") as status:
             for line in status:

@@ -695,29 +695,11 @@ def test_resuming_twice_keeps_the_channels_of_the_offset(server, peers):
 def test_sockets_connecting_while_publishes_race_them_get_every_event_once(server, peers):
     # As SSE's. A delivery the session's loop ran between a channel's subscription in the hub and
     # its hold once found a stream the socket did not know yet, and the event was lost.
-    import threading
     name, token = new_user(server)
     channel = f"race-{name}"
-    first = server.publish(channel=channel, name="e", data=-1)["seq"]
-    total, seqs, lock = 150, [first], threading.Lock()
-
-    def publish():
-        for n in range(total):
-            seq = server.publish(channel=channel, name="e", data=n, mode="append")["seq"]
-            with lock:
-                seqs.append(seq)
-
-    publisher = threading.Thread(target=publish)
-    publisher.start()
-    sockets = []
-    while publisher.is_alive() or not sockets:
-        with lock:
-            cursor = seqs[len(sockets) * 7 % len(seqs)]
-        sockets.append((cursor, peers().connect(server, namespaces=["/notifications"], transports=TRANSPORTS["websocket"],
-                                                auth={"token": token, "offset": f"0;{channel}={cursor}"})))
-    publisher.join()
-    # One more event: the next thing each socket gets, so nothing came twice before it.
-    end = server.publish(channel=channel, name="end", data="end")["seq"]
+    first, end, sockets = server.connect_while_publishing(channel, lambda cursor: peers().connect(
+        server, namespaces=["/notifications"], transports=TRANSPORTS["websocket"],
+        auth={"token": token, "offset": f"0;{channel}={cursor}"}))
     for cursor, peer in sockets:
         received = notification_events(peer, end - cursor, timeout=10)
         assert [(m["seq"], d) for _, d, m, _ in received] == [

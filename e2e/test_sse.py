@@ -124,10 +124,7 @@ def test_a_stream_on_a_connection_that_served_other_requests_works_too(herald):
 def test_members_only_channels_are_refused_to_others(herald):
     herald.add_user("member")
     name, token = new_user(herald)
-    response = requests.post(herald.base + "/api/channels", json={"name": "staff", "visibility": "members",
-                                                                  "members": ["member"]},
-                             headers={"Authorization": f"Bearer {herald.key()}"}, timeout=5)
-    assert response.status_code == 201, response.text
+    herald.add_members_channel("staff", ["member"])
     refused = requests.get(herald.base + "/api/events?channel=staff",
                            headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
@@ -264,29 +261,10 @@ def test_a_history_larger_than_the_write_buffer_is_replayed_whole_on_every_trans
 def test_readers_connecting_while_publishes_race_them_get_every_event_once(herald):
     # Every reader gets each event after its cursor once, in order, across the seam between its
     # history and its live events, however the publishes fall around its connect.
-    import threading
     name, token = new_user(herald)
-    first = herald.publish(channel="race-sse", name="e", data=-1)["seq"]
-    Stream(herald, token, path="/api/events?channel=race-sse").close()  # token, channel, streams held
-    total, seqs, lock = 150, [first], threading.Lock()
-
-    def publish():
-        for n in range(total):
-            seq = herald.publish(channel="race-sse", name="e", data=n, mode="append")["seq"]
-            with lock:
-                seqs.append(seq)
-
-    publisher = threading.Thread(target=publish)
-    publisher.start()
-    readers = []
-    while publisher.is_alive() or not readers:
-        with lock:
-            cursor = seqs[len(readers) * 7 % len(seqs)]
-        readers.append((cursor, Stream(herald, token, path=f"/api/events?channel=race-sse&since=0;race-sse={cursor}")))
-    publisher.join()
-    assert seqs == list(range(first, first + total + 1))
-    # One more event: the next thing each reader gets, so nothing came twice before it.
-    end = herald.publish(channel="race-sse", name="end", data="end")["seq"]
+    total = 150
+    first, end, readers = herald.connect_while_publishing("race-sse", lambda cursor: Stream(
+        herald, token, path=f"/api/events?channel=race-sse&since=0;race-sse={cursor}"), total)
     for cursor, stream in readers:
         got = [stream.next() for _ in range(end - cursor)]
         assert [event.id for event in got] == [f"0;race-sse={seq}" for seq in range(cursor + 1, end + 1)], cursor
@@ -299,10 +277,7 @@ def test_refusals_are_the_same_once_tokens_channels_and_streams_are_in_memory(he
     # The same checks when the token, the channels and their streams were looked up before.
     herald.add_user("insider")
     name, token = new_user(herald)
-    response = requests.post(herald.base + "/api/channels", json={"name": "inner", "visibility": "members",
-                                                                  "members": ["insider"]},
-                             headers={"Authorization": f"Bearer {herald.key()}"}, timeout=5)
-    assert response.status_code == 201, response.text
+    herald.add_members_channel("inner", ["insider"])
     herald.publish(channel="inner", name="e", data=1)
     last = herald.publish(channel="open-room", name="e", data=1)["seq"]
     Stream(herald, herald.token("insider"), path="/api/events?channel=inner").close()

@@ -275,11 +275,9 @@ def test_commands_sent_while_the_url_streams_are_subscribed_run_after_them(heral
     ("&".join(f"stream=channel:c{n}" for n in range(100)) + "&stream=user", 400, "too_many_streams"),
 ])
 def test_url_subscriptions_that_cannot_be_made_refuse_the_upgrade(herald, query, status, code):
-    import requests
     from websockets.exceptions import InvalidStatus
     herald.add_user("member")
-    requests.post(herald.base + "/api/channels", json={"name": "staff", "visibility": "members", "members": ["member"]},
-                  headers={"Authorization": f"Bearer {herald.key()}"}, timeout=5)
+    herald.add_members_channel("staff", ["member"])
     name, token = new_user(herald)
     with pytest.raises(InvalidStatus) as refused:
         Client(herald, token, query=query)
@@ -313,28 +311,10 @@ def test_on_the_deflate_path_a_url_stream_that_cannot_be_subscribed_is_an_error_
 def test_url_readers_connecting_while_publishes_race_them_get_every_event_once(herald):
     # As SSE's. A delivery the event loop ran between a stream's subscription in the hub and its
     # hold once found a stream the reader did not know yet, and the event was lost.
-    import threading
     name, token = new_user(herald)
-    first = herald.publish(channel="race-ws", name="e", data=-1)["seq"]
-    Client(herald, token, query="stream=channel:race-ws").close()
-    total, seqs, lock = 150, [first], threading.Lock()
-
-    def publish():
-        for n in range(total):
-            seq = herald.publish(channel="race-ws", name="e", data=n, mode="append")["seq"]
-            with lock:
-                seqs.append(seq)
-
-    publisher = threading.Thread(target=publish)
-    publisher.start()
-    readers = []
-    while publisher.is_alive() or not readers:
-        with lock:
-            cursor = seqs[len(readers) * 7 % len(seqs)]
-        readers.append((cursor, Client(herald, token, query=f"stream=channel:race-ws&since=0;race-ws={cursor}")))
-    publisher.join()
-    # One more event: the next thing each reader gets, so nothing came twice before it.
-    end = herald.publish(channel="race-ws", name="end", data="end")["seq"]
+    total = 150
+    first, end, readers = herald.connect_while_publishing(
+        "race-ws", lambda cursor: Client(herald, token, query=f"stream=channel:race-ws&since=0;race-ws={cursor}"), total)
     for cursor, client in readers:
         ack = client.recv()
         assert (ack["type"], ack["stream"]) == ("ack", "channel:race-ws")
