@@ -179,6 +179,36 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         try loop.syncShutdownGracefully()
     }
 
+    /// Published on the loop of a few readers whose writer is idle, an event is written and flushed
+    /// before `deliver` returns; to more readers than a check's worth, or while the writer has a
+    /// turn queued, it waits for the loop's turn. Each reader gets each event once, in order.
+    @Test func anEventForAFewReadersOnTheLoopThatPublishesItLeavesAtOnce() throws {
+        let loop = EmbeddedEventLoop()
+        let hub = StreamHub()
+        let few = (0..<2).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in few { hub.subscribe(reader, to: [.channel("few")]) }
+        hub.observe(.channel("few"), at: 0)
+        let many = (0..<200).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in many { hub.subscribe(reader, to: [.channel("many")]) }
+        hub.observe(.channel("many"), at: 0)
+
+        hub.deliver(event(.channel("few"), 1))
+        #expect(few.allSatisfy { $0.seqs == [1] && $0.writes == 1 && !$0.unflushed })
+
+        hub.deliver(event(.channel("many"), 1))
+        #expect(many.allSatisfy { $0.seqs.isEmpty })
+        // The writer now has a turn queued: this one waits for it too, behind the one before.
+        hub.deliver(event(.channel("few"), 2))
+        #expect(few.allSatisfy { $0.seqs == [1] })
+        loop.run()
+        #expect(many.allSatisfy { $0.seqs == [1] && $0.writes == 1 })
+        #expect(few.allSatisfy { $0.seqs == [1, 2] && $0.writes == 2 })
+
+        hub.deliver(event(.channel("few"), 3))
+        #expect(few.allSatisfy { $0.seqs == [1, 2, 3] && $0.writes == 3 })
+        try loop.syncShutdownGracefully()
+    }
+
     /// Subscribers leaving from anywhere in their loop's list, and coming back, each get exactly
     /// the events published while subscribed.
     @Test func subscribersThatLeaveAndComeBackGetOnlyWhatWasPublishedWhileThere() throws {

@@ -16,6 +16,13 @@ import Synchronization
 /// flushing starts anyway once the oldest unflushed write is `flushWithin` old, so bytes keep
 /// leaving and a connection's buffer never fills with writes it was not allowed to send.
 ///
+/// A small batch handed over on the writer's own loop while it is idle (a publish read on the loop
+/// that holds its readers) is written and flushed by its caller at once (`enqueue` says so), not
+/// in a turn queued behind the rest of the loop's work: that work was the publisher's answer, whose
+/// write woke the publisher, which then took the CPU before the reader got its event. Measured
+/// with one event loop (so that the publisher and its reader share it), one reader at 200
+/// publishes a second: p50 0.40–0.49 ms against 0.52–0.67 ms over `/ws`, four pairs.
+///
 /// With a `delay` (`write-delay-ms`, Centrifugo's idea), flushing also waits until the oldest
 /// unflushed write is that old, so events published within the delay of each other leave in one
 /// write even when the loop is idle: fewer writes, each event later by up to the delay.
@@ -66,13 +73,25 @@ final class LoopWriter: Sendable {
     }
 
     /// Queues `event` for these subscribers (all of this loop), behind what is already queued.
-    func enqueue(_ batch: Batch) {
+    /// True when the caller is to write it now (`writeNow`), once it holds no lock: the writer was
+    /// idle, the caller is on its loop, and the batch is no longer than a check's worth of writes,
+    /// so that writing it delays the caller by little. Otherwise a turn on the loop writes it.
+    func enqueue(_ batch: Batch) -> Bool {
+        let now = loop.inEventLoop && batch.subscribers.count <= Self.writesPerCheck
         let schedule = incoming.withLock { incoming in
             incoming.batches.append(batch)
             defer { incoming.scheduled = true }
             return !incoming.scheduled
         }
-        if schedule { loop.execute { self.turn() } }
+        guard schedule else { return false }
+        if now { return true }
+        loop.execute { self.turn() }
+        return false
+    }
+
+    /// The turn `enqueue` left to its caller, on the loop.
+    func writeNow() {
+        turn()
     }
 
     /// One slice of work, then the loop's sockets, then the next slice.

@@ -174,16 +174,20 @@ public final class StreamHub: Sendable {
     public func deliver(_ event: StreamEvent, acceptingGap: Bool = false) -> Delivery {
         // Held from the seq check until the event is queued on every loop, so two events racing
         // in are queued in the order they were checked in.
-        let delivery = delivering.withLock { _ in
+        let (delivery, writeNow) = delivering.withLock { _ in
             recent?.record(event)
             return queue(event, acceptingGap: acceptingGap)
         }
+        // Outside the lock: a write reaches the subscribers' code, and other loops' deliveries
+        // need not wait for it.
+        for writer in writeNow { writer.writeNow() }
         // After `recent` has it: a woken long-poll reads it from there.
         pollWaiters.deliver(event.notification.seq, on: event.stream)
         return delivery
     }
 
-    private func queue(_ event: StreamEvent, acceptingGap: Bool) -> Delivery {
+    /// Queues the event on its readers' loops; also the writers the caller is to write it with now.
+    private func queue(_ event: StreamEvent, acceptingGap: Bool) -> (Delivery, writeNow: [LoopWriter]) {
         let seq = event.notification.seq
         var delivery = Delivery.delivered
         let groups = registry.withLock { registry -> Dictionary<GroupKey, Group>.Values? in
@@ -204,8 +208,9 @@ public final class StreamHub: Sendable {
             registry.byStream[event.stream]!.handedOn = seq
             return readers.groups.values
         }
-        guard let groups else { return delivery }
+        guard let groups else { return (delivery, []) }
         var frames: [String: ByteBuffer] = [:]
+        var writeNow: [LoopWriter] = []
         for group in groups {
             let encoding = group.encoding
             let frame = frames[encoding.id] ?? encoding.encode(event)
@@ -217,10 +222,10 @@ public final class StreamHub: Sendable {
                 writers[id] = made
                 return made
             }
-            writer.enqueue((event, frame, group.subscribers))
+            if writer.enqueue((event, frame, group.subscribers)) { writeNow.append(writer) }
             metrics.delivered(group.subscribers.count, bytes: frame.readableBytes, transport: encoding.transport)
         }
-        return delivery
+        return (delivery, writeNow)
     }
 
     /// Calls every subscriber's `heartbeat` on its event loop; `HeartbeatService` does this on a timer.
