@@ -11,17 +11,16 @@ import Synchronization
 /// still waiting for its flush leaves in the same system call as the one before it: under a burst
 /// of publishes, a connection gets several events per write instead of one, which is what a
 /// delivery costs most (the `writev`, and the reader's wake-up on the other end). A lone event is
-/// written and flushed in the loop's next turn, as before: the coalescing adds no delay, it only
-/// takes what piles up while the loop is busy. Under a flood that never lets the writes catch up,
+/// written and flushed in the loop's next turn (or at once, below): the coalescing adds no delay,
+/// it only takes what piles up while the loop is busy. Under a flood that never lets the writes catch up,
 /// flushing starts anyway once the oldest unflushed write is `flushWithin` old, so bytes keep
 /// leaving and a connection's buffer never fills with writes it was not allowed to send.
 ///
 /// A small batch handed over on the writer's own loop while it is idle (a publish read on the loop
 /// that holds its readers) is written and flushed by its caller at once (`enqueue` says so), not
 /// in a turn queued behind the rest of the loop's work: that work was the publisher's answer, whose
-/// write woke the publisher, which then took the CPU before the reader got its event. Measured
-/// with one event loop (so that the publisher and its reader share it), one reader at 200
-/// publishes a second: p50 0.40–0.49 ms against 0.52–0.67 ms over `/ws`, four pairs.
+/// write woke the publisher, which then took the CPU before the reader got its event (one reader
+/// at 200 publishes a second: p50 lower by about a tenth of a millisecond, BENCHMARKS.md).
 ///
 /// With a `delay` (`write-delay-ms`, Centrifugo's idea), flushing also waits until the oldest
 /// unflushed write is that old, so events published within the delay of each other leave in one
