@@ -12,9 +12,9 @@ import Synchronization
 /// of publishes, a connection gets several events per write instead of one, which is what a
 /// delivery costs most (the `writev`, and the reader's wake-up on the other end). A lone event is
 /// written and flushed in the loop's next turn (or at once, below): the coalescing adds no delay,
-/// it only takes what piles up while the loop is busy. Under a flood that never lets the writes catch up,
-/// flushing starts anyway once the oldest unflushed write is `flushWithin` old, so bytes keep
-/// leaving and a connection's buffer never fills with writes it was not allowed to send.
+/// it only takes what piles up while the loop is busy. Under a flood that never lets the writes
+/// catch up, flushing starts anyway once the oldest unflushed write is `flushWithin` old, so bytes
+/// keep leaving and a connection's buffer never fills with writes it was not allowed to send.
 ///
 /// A small batch handed over on the writer's own loop while it is idle (a publish read on the loop
 /// that holds its readers) is written and flushed by its caller at once (`enqueue` says so), not
