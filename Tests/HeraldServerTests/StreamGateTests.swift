@@ -54,17 +54,51 @@ import Testing
         #expect(arrive(2, &gate, announced) == .skip)
     }
 
-    @Test func aStreamSubscribedAgainIsHeldAgainFromItsNewHold() {
+    /// Subscribed again (a second subscribe command, from an earlier cursor): an event that comes
+    /// between the announcement and the new hold is held for the new subscription, not written by
+    /// the old one's cursor and then replayed again.
+    @Test func aStreamSubscribedAgainIsHeldFromItsAnnouncement() {
         var gate = StreamGate()
         let announced = StreamGate.Announced()
         announced.add(lobby)
         gate.hold(lobby, announced: announced)
         _ = gate.open(lobby, at: 3)
-        // Subscribed again (a second subscribe command): written as before until the new hold.
-        announced.add(lobby)
         #expect(arrive(4, &gate, announced) == .write)
+        gate.advance(event(4, on: lobby))
+        announced.add(lobby)
+        #expect(arrive(5, &gate, announced) == .held)
+        gate.hold(lobby, announced: announced)
+        #expect(arrive(6, &gate, announced) == .held)
+        let held = gate.open(lobby, at: 5)
+        #expect(held.map(\.0.notification.seq) == [5, 6])
+        #expect(held.filter { gate.isNew($0.0) }.map(\.0.notification.seq) == [6])
+        #expect(arrive(7, &gate, announced) == .write)
+    }
+
+    /// Subscribed again while the subscription before still replays: what that one held is left
+    /// to the new replay, and what comes after the announcement is kept for the new one.
+    @Test func aStreamSubscribedAgainWhileItReplaysKeepsWhatComesAfterTheAnnouncement() {
+        var gate = StreamGate()
+        let announced = StreamGate.Announced()
+        announced.add(lobby)
+        gate.hold(lobby, announced: announced)
+        #expect(arrive(3, &gate, announced) == .held)
+        announced.add(lobby)
+        #expect(arrive(4, &gate, announced) == .held)
         gate.hold(lobby, announced: announced)
         #expect(arrive(5, &gate, announced) == .held)
-        #expect(gate.open(lobby, at: 2).map(\.0.notification.seq) == [5])
+        #expect(gate.open(lobby, at: 2).map(\.0.notification.seq) == [4, 5])
+    }
+
+    /// A stream let go of before its hold arrived starts afresh at that hold.
+    @Test func aStreamClosedBeforeItsHoldIsHeldFromTheHold() {
+        var gate = StreamGate()
+        let announced = StreamGate.Announced()
+        announced.add(lobby)
+        #expect(arrive(3, &gate, announced) == .held)
+        gate.close(lobby)
+        gate.hold(lobby, announced: announced)
+        #expect(arrive(4, &gate, announced) == .held)
+        #expect(gate.open(lobby, at: 2).map(\.0.notification.seq) == [4])
     }
 }

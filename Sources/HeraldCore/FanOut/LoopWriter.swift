@@ -17,10 +17,11 @@ import Synchronization
 /// keep leaving and a connection's buffer never fills with writes it was not allowed to send.
 ///
 /// A small batch handed over on the writer's own loop while it is idle (a publish read on the loop
-/// that holds its readers) is written and flushed by its caller at once (`enqueue` says so), not
-/// in a turn queued behind the rest of the loop's work: that work was the publisher's answer, whose
-/// write woke the publisher, which then took the CPU before the reader got its event (one reader
-/// at 200 publishes a second: p50 lower by about a tenth of a millisecond, BENCHMARKS.md).
+/// that holds its readers) is written by its caller at once, in a turn of its own (`enqueue` says
+/// so; flushed too, unless a write delay says to wait), not in a turn queued behind the rest of
+/// the loop's work: that work was the publisher's answer, whose write woke the publisher, which
+/// then took the CPU before the reader got its event (one reader at 200 publishes a second: p50
+/// lower by about a tenth of a millisecond, BENCHMARKS.md).
 ///
 /// With a `delay` (`write-delay-ms`, Centrifugo's idea), flushing also waits until the oldest
 /// unflushed write is that old, so events published within the delay of each other leave in one
@@ -73,8 +74,9 @@ final class LoopWriter: Sendable {
 
     /// Queues `event` for these subscribers (all of this loop), behind what is already queued.
     /// True when the caller is to write it now (`writeNow`), once it holds no lock: the writer was
-    /// idle, the caller is on its loop, and the batch is no longer than a check's worth of writes,
-    /// so that writing it delays the caller by little. Otherwise a turn on the loop writes it.
+    /// idle, the caller is on its loop, and the batch is no longer than a check's worth of writes.
+    /// That turn also takes what is queued meanwhile, so it delays the caller by a turn's budget at
+    /// most. Otherwise a turn queued on the loop writes it.
     func enqueue(_ batch: Batch) -> Bool {
         let now = loop.inEventLoop && batch.subscribers.count <= Self.writesPerCheck
         let schedule = incoming.withLock { incoming in

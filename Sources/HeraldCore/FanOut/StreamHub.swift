@@ -180,14 +180,15 @@ public final class StreamHub: Sendable {
         }
         // Outside the lock: a write reaches the subscribers' code, and other loops' deliveries
         // need not wait for it.
-        for writer in writeNow { writer.writeNow() }
+        writeNow?.writeNow()
         // After `recent` has it: a woken long-poll reads it from there.
         pollWaiters.deliver(event.notification.seq, on: event.stream)
         return delivery
     }
 
-    /// Queues the event on its readers' loops; also the writers the caller is to write it with now.
-    private func queue(_ event: StreamEvent, acceptingGap: Bool) -> (Delivery, writeNow: [LoopWriter]) {
+    /// Queues the event on its readers' loops; also the writer the caller is to write it with now
+    /// (its own loop's, the only one that can be).
+    private func queue(_ event: StreamEvent, acceptingGap: Bool) -> (Delivery, writeNow: LoopWriter?) {
         let seq = event.notification.seq
         var delivery = Delivery.delivered
         let groups = registry.withLock { registry -> Dictionary<GroupKey, Group>.Values? in
@@ -208,9 +209,9 @@ public final class StreamHub: Sendable {
             registry.byStream[event.stream]!.handedOn = seq
             return readers.groups.values
         }
-        guard let groups else { return (delivery, []) }
+        guard let groups else { return (delivery, nil) }
         var frames: [String: ByteBuffer] = [:]
-        var writeNow: [LoopWriter] = []
+        var writeNow: LoopWriter?
         for group in groups {
             let encoding = group.encoding
             let frame = frames[encoding.id] ?? encoding.encode(event)
@@ -222,7 +223,7 @@ public final class StreamHub: Sendable {
                 writers[id] = made
                 return made
             }
-            if writer.enqueue((event, frame, group.subscribers)) { writeNow.append(writer) }
+            if writer.enqueue((event, frame, group.subscribers)) { writeNow = writer }
             metrics.delivered(group.subscribers.count, bytes: frame.readableBytes, transport: encoding.transport)
         }
         return (delivery, writeNow)

@@ -11,26 +11,33 @@ import Synchronization
 struct StreamGate {
     /// The streams a subscriber is about to hold, announced from any thread before it subscribes
     /// them in the hub. The hub may hand the loop a stream's events before the stream's `hold`
-    /// gets there (a turn of the loop's writer queued earlier): those events are held, not
-    /// skipped as a stream the subscriber does not read would be. Kept apart from the gate, which
-    /// only the loop touches.
+    /// gets there (a turn of the loop's writer queued earlier, or a publish on the loop written
+    /// at once): those events are held, not skipped as a stream the subscriber does not read
+    /// would be, nor written by the cursor of the stream's subscription before. Kept apart from
+    /// the gate, which only the loop touches.
     final class Announced: Sendable {
         private let streams = Mutex<Set<StreamName>>([])
+        /// How many streams are announced, read without the lock: every event asks, and nearly
+        /// every time none is.
+        private let count = Atomic(0)
 
         func add(_ stream: StreamName) {
-            streams.withLock { _ = $0.insert(stream) }
+            streams.withLock { streams in
+                if streams.insert(stream).inserted { count.add(1, ordering: .releasing) }
+            }
         }
 
         fileprivate func remove(_ stream: StreamName) {
             streams.withLock { streams in
-                streams.remove(stream)
+                if streams.remove(stream) != nil { count.subtract(1, ordering: .releasing) }
                 // An empty set keeps its storage; a connection past its subscriptions need not.
                 if streams.isEmpty { streams = [] }
             }
         }
 
         fileprivate func contains(_ stream: StreamName) -> Bool {
-            streams.withLock { $0.contains(stream) }
+            guard count.load(ordering: .acquiring) > 0 else { return false }
+            return streams.withLock { $0.contains(stream) }
         }
     }
 
@@ -54,20 +61,19 @@ struct StreamGate {
     /// subscribing it in the hub, and hold it after, on the loop.
     mutating func hold(_ stream: StreamName, announced: Announced) {
         announced.remove(stream)
-        if heldEarly.remove(stream) != nil { return }
-        pending[stream] = []
         cursors.remove(stream)
+        if heldEarly.remove(stream) == nil { pending[stream] = [] }
     }
 
     mutating func arrive(_ event: StreamEvent, frame: ByteBuffer, announced: Announced) -> Arrival {
+        // Announced, its hold not here yet: the new subscription's holding starts with this event.
+        // What a subscription of it before still held is that one's, which the new replay covers.
+        if announced.contains(event.stream), heldEarly.insert(event.stream).inserted {
+            pending[event.stream] = []
+        }
         if pending[event.stream] != nil {
             if pending[event.stream]!.count >= SSESubscriber.maxPendingEvents { return .overflow }
             pending[event.stream]!.append((event, frame))
-            return .held
-        }
-        if cursors.seq(of: event.stream) == nil, announced.contains(event.stream) {
-            pending[event.stream] = [(event, frame)]
-            heldEarly.insert(event.stream)
             return .held
         }
         return isNew(event) ? .write : .skip
@@ -94,6 +100,7 @@ struct StreamGate {
 
     mutating func close(_ stream: StreamName) {
         pending[stream] = nil
+        heldEarly.remove(stream)
         cursors.remove(stream)
     }
 }
