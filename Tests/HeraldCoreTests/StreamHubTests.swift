@@ -59,6 +59,14 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
 @Suite struct StreamHubTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
+    /// `count` readers of `stream` on `loop`, the stream's position at 0.
+    func subscribedReaders(_ count: Int, of stream: StreamName, on loop: any EventLoop, in hub: StreamHub) -> [WriteCountingSubscriber] {
+        let readers = (0..<count).map { _ in WriteCountingSubscriber(eventLoop: loop) }
+        for reader in readers { hub.subscribe(reader, to: [stream]) }
+        hub.observe(stream, at: 0)
+        return readers
+    }
+
     func event(_ stream: StreamName, _ seq: Int64) -> StreamEvent {
         StreamEvent(
             stream: stream,
@@ -149,9 +157,7 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
         let hub = StreamHub()
         // The embedded loop's clock stands still within a turn, so one turn does all the work here;
         // the next test splits a fan-out into turns on a real loop.
-        let readers = (0..<3000).map { _ in WriteCountingSubscriber(eventLoop: loop) }
-        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
-        hub.observe(.channel("c"), at: 0)
+        let readers = subscribedReaders(3000, of: .channel("c"), on: loop, in: hub)
 
         for seq in 1...3 { hub.deliver(event(.channel("c"), Int64(seq))) }
         loop.advanceTime(by: .seconds(1))
@@ -185,12 +191,8 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
     @Test func anEventForAFewReadersOnTheLoopThatPublishesItLeavesAtOnce() throws {
         let loop = EmbeddedEventLoop()
         let hub = StreamHub()
-        let few = (0..<2).map { _ in WriteCountingSubscriber(eventLoop: loop) }
-        for reader in few { hub.subscribe(reader, to: [.channel("few")]) }
-        hub.observe(.channel("few"), at: 0)
-        let many = (0..<200).map { _ in WriteCountingSubscriber(eventLoop: loop) }
-        for reader in many { hub.subscribe(reader, to: [.channel("many")]) }
-        hub.observe(.channel("many"), at: 0)
+        let few = subscribedReaders(2, of: .channel("few"), on: loop, in: hub)
+        let many = subscribedReaders(200, of: .channel("many"), on: loop, in: hub)
 
         hub.deliver(event(.channel("few"), 1))
         #expect(few.allSatisfy { $0.seqs == [1] && $0.writes == 1 && !$0.unflushed })
@@ -214,10 +216,8 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
     @Test func subscribersThatLeaveAndComeBackGetOnlyWhatWasPublishedWhileThere() throws {
         let loop = EmbeddedEventLoop()
         let hub = StreamHub()
-        let readers = (0..<6).map { _ in WriteCountingSubscriber(eventLoop: loop) }
-        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
+        let readers = subscribedReaders(6, of: .channel("c"), on: loop, in: hub)
         hub.subscribe(readers[0], to: [.channel("c")])  // twice: still one subscription
-        hub.observe(.channel("c"), at: 0)
         hub.deliver(event(.channel("c"), 1))
         hub.unsubscribe(readers[1], from: [.channel("c")])
         hub.unsubscribeAll(readers[5])
@@ -238,9 +238,7 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
     @Test func aFanOutLongerThanATurnLetsTheLoopWorkBetweenTurnsAndReachesEveryone() async throws {
         let loop = group.next()
         let hub = StreamHub()
-        let readers = (0..<5000).map { _ in WriteCountingSubscriber(eventLoop: loop) }
-        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
-        hub.observe(.channel("c"), at: 0)
+        let readers = subscribedReaders(5000, of: .channel("c"), on: loop, in: hub)
         // Published on the loop, so that the writer's first turn and the loop's next piece of
         // work (counting flushed readers) are queued one behind the other.
         let flushedWhenTheLoopWasFree = try await loop.flatSubmit {
@@ -263,9 +261,7 @@ final class WriteCountingSubscriber: StreamSubscriber, @unchecked Sendable {
     @Test func withAWriteDelayEventsWithinItOfTheFirstLeaveTogether() throws {
         let loop = EmbeddedEventLoop()
         let hub = StreamHub(writeDelay: .milliseconds(2))
-        let readers = (0..<300).map { _ in WriteCountingSubscriber(eventLoop: loop) }
-        for reader in readers { hub.subscribe(reader, to: [.channel("c")]) }
-        hub.observe(.channel("c"), at: 0)
+        let readers = subscribedReaders(300, of: .channel("c"), on: loop, in: hub)
 
         hub.deliver(event(.channel("c"), 1))
         loop.advanceTime(by: .milliseconds(1))
